@@ -1,5 +1,7 @@
 package wire
 
+import "strconv"
+
 // Code is a result code carried in a response envelope (SPEC §3).
 type Code uint16
 
@@ -17,3 +19,46 @@ const (
 	CodeBusy          Code = 1501
 	CodeTimeout       Code = 1508
 )
+
+// String returns the code's snake_case name (used as a metric label), "none"
+// for 0 (no wire code) and "code(N)" for codes outside the set.
+func (c Code) String() string {
+	switch c {
+	case 0:
+		return "none"
+	case CodeOK:
+		return "ok"
+	case CodeBadVersion:
+		return "bad_version"
+	case CodeNotFound:
+		return "not_found"
+	case CodeFrameTooLarge:
+		return "frame_too_large"
+	case CodeMalformed:
+		return "malformed"
+	case CodeQuotaExceeded:
+		return "quota_exceeded"
+	case CodeBadSignature:
+		return "bad_signature"
+	case CodeStaleRecord:
+		return "stale_record"
+	case CodeNotReady:
+		return "not_ready"
+	case CodeBusy:
+		return "busy"
+	case CodeTimeout:
+		return "timeout"
+	}
+	return "code(" + strconv.Itoa(int(c)) + ")"
+}
+
+// Valid reports whether c is one of the codes of proto_ver 1.
+func (c Code) Valid() bool {
+	switch c {
+	case CodeOK, CodeBadVersion, CodeNotFound, CodeFrameTooLarge, CodeMalformed,
+		CodeQuotaExceeded, CodeBadSignature, CodeStaleRecord, CodeNotReady,
+		CodeBusy, CodeTimeout:
+		return true
+	}
+	return false
+}

@@ -1,0 +1,123 @@
+// Package core is the protocol core of an svc-dht node as a state machine
+// without I/O (SPEC §5-7, DESIGN "The core is a state machine without I/O").
+//
+// A [Core] takes events, each with the current time — an inbound request
+// ([Core.HandleRequest]), a probe's answer or failure ([Core.HandleResponse],
+// [Core.HandleFailure]), a timer firing ([Core.HandleTimer]), or a call to
+// start an operation ([Core.FindNode], [Core.FindValue], [Core.Provide],
+// [Core.Ping], [Core.Bootstrap]) — and returns [Action] values: send this
+// request to that peer under a probe id, cancel a probe, arm a timer, an
+// operation finished. It never sleeps, spawns goroutines, reads the clock,
+// touches sockets or uses the global random generator. The same core is
+// driven by the real QUIC runtime and by the simulator (node/sim).
+//
+// # The caller's side of the contract
+//
+//   - The runtime decodes envelopes into [Request] and [Response] values and
+//     encodes the [Response] that HandleRequest fills; the core never sees
+//     bytes. HandleRequest answers synchronously by filling the caller's
+//     Response (reusing its slices' capacity), so the inbound hot path
+//     (quota → routing-table update → closest-k → reply body) does not
+//     allocate.
+//   - AppendRequest/DecodeRequest and AppendResponse/DecodeResponse convert
+//     between these values and wire envelopes for runtimes that move bytes.
+//   - Returned action slices belong to the core and are valid until the
+//     next call; the caller carries them out in order.
+//   - Each ActSend is answered by exactly one HandleResponse or
+//     HandleFailure, or by nothing at all once the probe was cancelled or
+//     timed out (the core enforces RPCTimeout itself with a timer and emits
+//     ActCancel then). Late answers are ignored.
+//   - Timers are identified by [TimerID]; the core tolerates early, late and
+//     duplicate firings, so a runtime need not cancel superseded timers.
+//
+// # Lookups (SPEC §5)
+//
+// A lookup keeps a candidate list ordered by XOR distance to the target,
+// seeded with the K closest peers of the routing table (and, for
+// [Core.Bootstrap], the seeds). It keeps Alpha probe groups in flight, each
+// sent to the closest unqueried candidate among the K closest candidates in
+// play (not failed or cancelled). A probe silent for HedgeAfter gets up to
+// Beta hedged probes (HEDGE flag) to the next-best unqueried candidates;
+// the probe and its hedges form a group that occupies one of the Alpha
+// slots, and when one member answers the others are cancelled (an ActCancel
+// each, counted in Stats.HedgesCanceled). Each probe fails after RPCTimeout;
+// failed peers are reported to the routing table (kbucket.Table.Failed) and
+// skipped. Answers with a non-OK code mark the candidate failed for this
+// lookup only (the peer is alive).
+//
+// Termination: the lookup ends when the K closest candidates in play have
+// all answered, or when no probe is in flight and no candidate within the
+// hop budget is left to ask among the K closest. Because only candidates
+// among the current K closest are ever asked, "a round brings nothing
+// closer" (SPEC §5) needs no separate rule: a round that brings nothing
+// closer adds nothing askable, and the lookup ends as soon as the
+// outstanding members of the K closest have answered. A FIND_VALUE ends
+// early once ProviderEnough distinct valid provider records are found (the
+// records are verified with the RecordVerifier), outstanding probes are then
+// cancelled. LookupMaxRPCs bounds the probes of one lookup, so a lookup
+// always ends within a bounded number of RPCTimeouts.
+//
+// # Hops and the hop budget
+//
+// Every candidate carries the depth of its discovery chain: peers from the
+// local routing table (and seeds) have depth 1; a peer first learned from
+// the answer of a depth-d responder has depth d+1 (if it is learned again
+// through a shorter chain before it is asked, it takes the smaller depth).
+// Asking a candidate of depth d is the d-th hop of the chain from the local
+// table. Candidates deeper than HopBudget are never asked.
+//
+// The hop count of a lookup ([Result.Hops]) is the length of the discovery
+// chain from the local table to the node that returned the answer:
+//   - FIND_VALUE with providers: the depth of the first responder that
+//     returned a valid record (0 when the local store answered);
+//   - FIND_NODE, and the lookup phase of PROVIDE: the depth of the closest
+//     node that answered (the closest node found, which confirmed itself).
+//
+// When the closest candidate in play was never asked because it lies beyond
+// the budget, the result carries wire.ErrHopExceeded (with the answered
+// nodes still listed in Result.Closest).
+//
+// # Providers (SPEC §6)
+//
+// [Core.Provide] signs a record with the RecordSigner, runs a FIND_NODE
+// lookup for the key and sends PROVIDE to the K closest nodes that
+// answered; Result.Replicas counts the ones that accepted. Own records are
+// republished every ProviderRefresh (re-signed with a fresh ts).
+//
+// Inbound PROVIDE records are stored with bounds per key, per publisher and
+// in total; over a bound the answer is 1429 QuotaExceeded, decided before
+// the record is verified (quotas before heavy work). Records within the
+// bounds are verified (RecordVerifier; its error's wire code is the answer:
+// 1440, 1441, 1413, 1422) and then stored.
+// The store is idempotent per (key, publisher): a repeat that is not older
+// replaces the record (extending its expiry); an older replay changes
+// nothing. Expired records are dropped by a sweep every SweepInterval and
+// are never served.
+//
+// STORE is feature-gated (Config.EnableStore). When off it is answered with
+// 1404 NotFound ("the operation does not exist here") rather than 1422,
+// since the request itself is well formed. When on, values are content
+// addressed (key = BLAKE3-256(value)) and bounded in size (1413) and total
+// bytes (1429).
+//
+// # Routing-table maintenance and quotas
+//
+// Every successful exchange — an inbound request that passed the quotas, an
+// answer to a probe — is reported to the table (kbucket.Table.Seen). When a
+// full bucket asks for ping-before-evict, the core sends a PING to the
+// least-recently-seen entry and reports the outcome with PingResult —
+// unless that entry was heard from within EvictPingMinAge: then it is known
+// alive and stays without a probe (this stops ping cascades, where each
+// eviction ping, itself an inbound request from a possibly unknown peer,
+// would trigger another one). Every
+// BucketRefreshInterval, buckets unused for that long that can be populated
+// at the estimated network size are refreshed by a FIND_NODE of a random ID
+// in their range; a bootstrap refreshes them all as soon as its self-lookup
+// ends.
+//
+// Inbound requests pass a global and a per-peer rate limit (GCRA, one int64
+// of state per peer, at most MaxTrackedPeers peers) before any work; over
+// them the answer is 1429 QuotaExceeded. Busy (1501) belongs to the
+// runtime's bounded work queue, which sits in front of the core. Starting
+// more than MaxLookups concurrent operations fails with a 1429 quota error.
+package core

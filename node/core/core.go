@@ -54,7 +54,8 @@ type hedgeGroup struct {
 type publication struct {
 	key   kbucket.ID
 	addrs []string
-	due   int64 // next republish, unix ns
+	ttl   time.Duration // record ttl; 0: ProviderTTL at each republication
+	due   int64         // next republish, unix ns
 }
 
 // Deps are the collaborators of a core.

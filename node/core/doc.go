@@ -37,8 +37,10 @@
 // [Core.Bootstrap], the seeds). It keeps Alpha probe groups in flight, each
 // sent to the closest unqueried candidate among the K closest candidates in
 // play (not failed or cancelled). A probe silent for HedgeAfter gets up to
-// Beta hedged probes (HEDGE flag) to the next-best unqueried candidates;
-// the probe and its hedges form a group that occupies one of the Alpha
+// Beta hedged probes (HEDGE flag) to the next-best unqueried candidates
+// (probes silent for HedgeAfter do not count towards the K closest here:
+// a hedge stands in for them, so it may go one place further out for
+// each); the probe and its hedges form a group that occupies one of the Alpha
 // slots, and when one member answers the others are cancelled (an ActCancel
 // each, counted in Stats.HedgesCanceled). Each probe fails after RPCTimeout;
 // failed peers are reported to the routing table (kbucket.Table.Failed) and
@@ -83,6 +85,12 @@
 // lookup for the key and sends PROVIDE to the K closest nodes that
 // answered; Result.Replicas counts the ones that accepted. Own records are
 // republished every ProviderRefresh (re-signed with a fresh ts).
+// [Core.ProvideWithTTL] gives a record a ttl of its own, which its
+// republications keep (they come every ttl/2 when the ttl is not longer
+// than ProviderRefresh). [Core.SetTunables] changes the lookup knobs,
+// provider lifetimes and store bounds of a running core (configuration
+// reload); [Core.ProviderRecords] and [Core.ImportProvider] save and
+// restore the provider store (snapshots).
 //
 // Inbound PROVIDE records are stored with bounds per key, per publisher and
 // in total; over a bound the answer is 1429 QuotaExceeded, decided before

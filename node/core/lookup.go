@@ -1,6 +1,7 @@
 package core
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -86,23 +87,10 @@ func (c *Core) Bootstrap(now time.Time, seeds []kbucket.Peer) (LookupID, []Actio
 // Provide publishes that this node provides key at addrs: it signs a record
 // (ttl ProviderTTL), looks up the K closest nodes to key and sends them the
 // record; the result reports the replicas stored. The record is republished
-// every ProviderRefresh until StopProviding(key).
+// every ProviderRefresh until StopProviding(key). ProvideWithTTL gives the
+// record a ttl of its own.
 func (c *Core) Provide(now time.Time, key kbucket.ID, addrs []string) (LookupID, []Action, error) {
-	c.out = c.out[:0]
-	ns := now.UnixNano()
-	rec, err := c.newRecord(key, addrs, ns)
-	if err != nil {
-		return 0, c.out, err
-	}
-	o, err := c.newOp(wire.OpProvide, PurposeUser, key, ns)
-	if err != nil {
-		return 0, c.out, err
-	}
-	o.rec = rec
-	id := o.id // o is recycled as soon as it finishes
-	c.addPublication(key, addrs, ns)
-	c.runLookup(o, nil, ns)
-	return id, c.out, nil
+	return c.ProvideWithTTL(now, key, addrs, 0)
 }
 
 // StopProviding stops republishing key. Records already stored elsewhere
@@ -132,7 +120,9 @@ func (c *Core) Ping(now time.Time, peer kbucket.Peer) (LookupID, []Action, error
 	return id, c.out, nil
 }
 
-func (c *Core) newRecord(key kbucket.ID, addrs []string, ns int64) (*wire.ProviderRecord, error) {
+// newRecord signs a record of key at addrs with the given ttl (0:
+// ProviderTTL).
+func (c *Core) newRecord(key kbucket.ID, addrs []string, ttl time.Duration, ns int64) (*wire.ProviderRecord, error) {
 	if c.signer == nil {
 		return nil, errors.New("core: provide: no record signer configured")
 	}
@@ -140,7 +130,7 @@ func (c *Core) newRecord(key kbucket.ID, addrs []string, ns int64) (*wire.Provid
 		ProtoVer: wire.ProtoVersion,
 		Key:      key,
 		Addrs:    addrs,
-		TTL:      uint32(c.cfg.ProviderTTL / time.Second),
+		TTL:      uint32(cmp.Or(ttl, c.cfg.ProviderTTL) / time.Second),
 		TS:       ns / int64(time.Second),
 	}
 	if err := c.signer.SignRecord(rec); err != nil {
@@ -265,7 +255,14 @@ func (o *operation) insert(self kbucket.ID, p kbucket.Peer, depth int) {
 // next returns the index of the best candidate to ask: the closest fresh
 // candidate within the hop budget among the K closest candidates still in
 // play (not failed or cancelled), or -1.
-func (c *Core) next(o *operation) int {
+//
+// For a hedge, silentAt is the latest send time of a probe that has been
+// silent for HedgeAfter (0 otherwise). Such presumed-slow probes do not
+// count towards the K: a hedge stands in for them, so it may go one place
+// further out for each. Without this, a slow probe among the K closest
+// near the end of a lookup would have nothing to hedge to and the lookup
+// would wait for its RPCTimeout.
+func (c *Core) next(o *operation, silentAt int64) int {
 	live := 0
 	for i := range o.cands {
 		cd := &o.cands[i]
@@ -275,10 +272,15 @@ func (c *Core) next(o *operation) int {
 		if live == c.cfg.K {
 			break
 		}
-		live++
 		if cd.state == candFresh && int(cd.depth) <= c.cfg.HopBudget {
 			return i
 		}
+		if silentAt > 0 && cd.state == candInflight {
+			if p, ok := c.probes[cd.probe]; ok && p.sent <= silentAt {
+				continue
+			}
+		}
+		live++
 	}
 	return -1
 }
@@ -307,7 +309,7 @@ func (c *Core) topAnswered(o *operation) bool {
 // termination rule holds.
 func (c *Core) advance(o *operation, ns int64) {
 	for o.active < c.cfg.Alpha && o.rpcs < c.cfg.LookupMaxRPCs {
-		i := c.next(o)
+		i := c.next(o, 0)
 		if i < 0 {
 			break
 		}
@@ -347,7 +349,7 @@ func (c *Core) hedge(p *probe, ns int64) {
 		return
 	}
 	for n := 0; n < c.cfg.Beta && o.rpcs < c.cfg.LookupMaxRPCs; n++ {
-		i := c.next(o)
+		i := c.next(o, ns-int64(c.cfg.HedgeAfter))
 		if i < 0 {
 			break
 		}
@@ -661,18 +663,19 @@ func (c *Core) NetworkSizeEstimate() int {
 	return max(c.table.EstimateNetworkSize(), int(min(c.sizeEst, math.MaxInt32)))
 }
 
-// addPublication registers (or renews) key for republishing.
-func (c *Core) addPublication(key kbucket.ID, addrs []string, ns int64) {
-	due := ns + int64(c.cfg.ProviderRefresh)
+// addPublication registers (or renews) key for republishing with the
+// record ttl (0: ProviderTTL).
+func (c *Core) addPublication(key kbucket.ID, addrs []string, ttl time.Duration, ns int64) {
+	due := ns + int64(c.refreshFor(ttl))
 	found := false
 	for i := range c.pubs {
 		if c.pubs[i].key == key {
-			c.pubs[i].addrs, c.pubs[i].due = addrs, due
+			c.pubs[i].addrs, c.pubs[i].ttl, c.pubs[i].due = addrs, ttl, due
 			found = true
 		}
 	}
 	if !found {
-		c.pubs = append(c.pubs, publication{key: key, addrs: addrs, due: due})
+		c.pubs = append(c.pubs, publication{key: key, addrs: addrs, ttl: ttl, due: due})
 	}
 	c.armRepublish(ns)
 }
@@ -703,8 +706,8 @@ func (c *Core) republish(ns int64) {
 		if pub.due > ns {
 			continue
 		}
-		pub.due = ns + int64(c.cfg.ProviderRefresh)
-		rec, err := c.newRecord(pub.key, pub.addrs, ns)
+		pub.due = ns + int64(c.refreshFor(pub.ttl))
+		rec, err := c.newRecord(pub.key, pub.addrs, pub.ttl, ns)
 		if err != nil {
 			c.stats.RepublishFail++
 			continue

@@ -149,10 +149,19 @@ func TestProtocol1000(t *testing.T) {
 	})
 }
 
+// coverage counts what a scenario exercised, so that a determinism check
+// cannot pass on a run that quietly stopped doing something.
+type coverage struct {
+	hedges, canceled, failures int // summed over the operations' results
+	valuesFound                int // FIND_VALUE lookups that returned a provider
+	restarts                   int // kills and revives (churn)
+}
+
 // scenario runs a small but busy scenario — joins, loss, jitter, churn, a
-// partition, a slow and a hostile node, lookups, provides and finds — and
-// returns the trace hash and the report.
-func scenario(t *testing.T, seed uint64) (uint64, Report) {
+// partition, a slow and a hostile node, lookups (hedged: the slow node and
+// lost messages trigger hedges), provides and finds — and returns the trace
+// hash, the report and what was exercised.
+func scenario(t *testing.T, seed uint64) (uint64, Report, coverage) {
 	t.Helper()
 	s, err := New(Config{Seed: seed, Loss: 0.01})
 	if err != nil {
@@ -189,26 +198,43 @@ func scenario(t *testing.T, seed uint64) (uint64, Report) {
 		s.Run(100 * time.Millisecond)
 	}
 	s.Wait(time.Minute)
-	return s.TraceHash(), Summarize(ops)
+	var cov coverage
+	for _, op := range ops {
+		if r := op.Result; r != nil {
+			cov.hedges += r.Hedges
+			cov.canceled += r.Canceled
+			cov.failures += r.Failures
+			if op.Kind == wire.OpFindValue && op.Err == nil && len(r.Providers) > 0 {
+				cov.valuesFound++
+			}
+		}
+	}
+	for _, n := range s.Nodes() {
+		cov.restarts += int(n.inc)
+	}
+	return s.TraceHash(), Summarize(ops), cov
 }
 
 func TestDeterminism(t *testing.T) {
-	h1, r1 := scenario(t, 7)
-	h2, r2 := scenario(t, 7)
+	h1, r1, c1 := scenario(t, 7)
+	h2, r2, c2 := scenario(t, 7)
 	if h1 != h2 {
 		t.Fatalf("same seed, different traces: %x vs %x", h1, h2)
 	}
-	if r1.String() != r2.String() {
-		t.Fatalf("same seed, different reports:\n%v\n%v", r1, r2)
+	if r1.String() != r2.String() || c1 != c2 {
+		t.Fatalf("same seed, different reports:\n%v %+v\n%v %+v", r1, c1, r2, c2)
 	}
-	h3, _ := scenario(t, 8)
+	if c1.hedges == 0 || c1.canceled == 0 || c1.failures == 0 || c1.valuesFound == 0 || c1.restarts == 0 {
+		t.Fatalf("the scenario did not exercise hedging, probe failures, FIND_VALUE and churn: %+v", c1)
+	}
+	h3, _, _ := scenario(t, 8)
 	if h3 == h1 {
 		t.Fatalf("seeds 7 and 8 gave the same trace hash %x", h1)
 	}
 	if r1.Ops == 0 || r1.OK == 0 {
 		t.Fatalf("the scenario did nothing: %v", r1)
 	}
-	t.Logf("trace %x\n%v", h1, r1)
+	t.Logf("trace %x (seed 8: %x), exercised %+v\n%v", h1, h3, c1, r1)
 }
 
 // TestOracleBuild: a network built by filling the tables from the

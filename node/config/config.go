@@ -34,6 +34,7 @@ const DefaultKeyFileName = "node.key"
 type Config struct {
 	Profile               Profile       `toml:"profile"`
 	ListenAddr            string        `toml:"listen_addr"`
+	AdvertiseAddrs        []string      `toml:"advertise_addrs"`
 	OpsAddr               string        `toml:"ops_addr"`
 	DataDir               string        `toml:"data_dir"`
 	KeyFile               string        `toml:"key_file"`
@@ -151,6 +152,7 @@ func defaults(p Profile) *Config {
 // Clone returns a deep copy of c.
 func (c *Config) Clone() *Config {
 	n := *c
+	n.AdvertiseAddrs = slices.Clone(c.AdvertiseAddrs)
 	n.Bootstrap.Seeds = slices.Clone(c.Bootstrap.Seeds)
 	n.PQ.Algorithms = slices.Clone(c.PQ.Algorithms)
 	return &n

@@ -51,6 +51,8 @@ func (k *Key) placeholder() string {
 		return "[=true|false]"
 	case k.kind == kindList && k.Rule == ruleSeeds:
 		return "SEED[,SEED...]"
+	case k.kind == kindList && k.Rule == ruleQUICAddr:
+		return "quic://HOST:PORT[,...]"
 	case k.kind == kindList:
 		return strings.Join(k.Allowed, "|") + "[,...]"
 	case k.Allowed != nil:

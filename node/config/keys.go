@@ -63,6 +63,7 @@ const (
 	rulePath     = "path"
 	ruleDate     = "YYYY-MM-DD or empty"
 	ruleSeeds    = "quic://host:port or <b3-hex-id>@quic://host:port"
+	ruleQUICAddr = "quic://host:port"
 )
 
 type kind uint8
@@ -91,6 +92,10 @@ func keyDefs() []Key {
 			Desc: "node profile: micronode (lean, RAM-only) or macronode (larger caps, persistent); sets the defaults beneath the file"},
 		{Name: "listen_addr", Default: "0.0.0.0:4433", Rule: ruleHostPort,
 			Desc: "QUIC (UDP) address peers reach this node on; port 0 picks a free port"},
+		{Name: "advertise_addrs", Rule: ruleQUICAddr,
+			Desc: "addresses this node advertises (PING answers, default addrs of its provider records), e.g. a public or NAT-forwarded address; " +
+				"empty = listen_addr when it names a host; with a wildcard listen_addr (0.0.0.0, [::]) and none set, the node advertises no address: " +
+				"peers use the one they see its packets come from (it dials from its listening port), and a provide must pass addrs"},
 		{Name: "ops_addr", Default: "127.0.0.1:9108", Rule: ruleHostPort,
 			Desc: "HTTP ops plane and local client API (/metrics, /healthz, /readyz, /version); keep it on localhost"},
 		{Name: "data_dir", Rule: rulePath, check: checkDataDir,
@@ -127,15 +132,17 @@ func keyDefs() []Key {
 			Desc: "how long a graceful shutdown drains in-flight work"},
 
 		{Name: "queue_cap.work", Default: "512", Macro: "1024", Min: "256", Max: "2048",
-			Desc: "inbound work-queue depth; a full queue answers 1501 Busy at once"},
+			Desc: "inbound work-queue depth, shared by the event loops; a full queue answers 1501 Busy at once (macronode: also the depth of the signature-check queue)"},
 
 		{Name: "limits.max_rps", Default: "1000", Macro: "10000", Min: "10", Max: "1000000", Reloadable: true,
 			Desc: "inbound requests per second from all peers, bursts of one second's worth (over: 1429)"},
 		{Name: "limits.peer_rps", Default: "100", Macro: "500", Min: "1", Max: "100000", Rule: "<= limits.max_rps",
 			check: checkPeerRPS, Reloadable: true,
 			Desc: "inbound requests per second from one peer, bursts of one second's worth (over: 1429)"},
-		{Name: "limits.max_inflight", Default: "128", Macro: "1024", Min: "1", Max: "65536", Reloadable: true,
-			Desc: "inbound requests handled at once (over: 1429)"},
+		{Name: "limits.max_inflight", Default: "1024", Macro: "4096", Min: "1", Max: "65536", Reloadable: true,
+			Desc: "inbound requests admitted and not yet answered, queued ones included (over: 1429); keep it above queue_cap.work plus " +
+				"event_loops (macronode: plus queue_cap.work again for the signature-check queue), else it binds first and a full work queue " +
+				"(1501) is never reached; the transport serves at least this many streams at once (the value at start)"},
 
 		{Name: "provider.ttl_secs", Default: "24h", Min: "1m", Max: "48h", Reloadable: true,
 			Desc: "lifetime of the records this node publishes (a bare integer counts seconds)"},

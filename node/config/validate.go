@@ -164,6 +164,31 @@ func checkFormat(rule, s string) string {
 		}
 	case ruleSeeds:
 		return checkSeed(s)
+	case ruleQUICAddr:
+		return checkQUICAddr(s)
+	}
+	return ""
+}
+
+// checkQUICAddr accepts an address peers can dial: quic://host:port with a
+// host that is not a wildcard and a port that is not 0.
+func checkQUICAddr(s string) string {
+	const scheme = "quic://"
+	hp, ok := strings.CutPrefix(s, scheme)
+	if !ok {
+		return "want quic://host:port"
+	}
+	if reason := checkHostPort(hp); reason != "" {
+		return reason
+	}
+	host, port, _ := net.SplitHostPort(hp)
+	switch ip, err := netip.ParseAddr(host); {
+	case host == "":
+		return "want a host: peers cannot dial an empty one"
+	case err == nil && ip.IsUnspecified():
+		return "host " + host + " is a wildcard: peers cannot dial it"
+	case port == "0":
+		return "port 0: peers cannot dial it"
 	}
 	return ""
 }

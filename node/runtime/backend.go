@@ -12,6 +12,7 @@ import (
 	"github.com/svc-dht/svc-dht/node/config"
 	"github.com/svc-dht/svc-dht/node/core"
 	"github.com/svc-dht/svc-dht/node/identity"
+	"github.com/svc-dht/svc-dht/node/logx"
 	"github.com/svc-dht/svc-dht/wire"
 )
 
@@ -104,7 +105,7 @@ func (n *Node) Provide(ctx context.Context, p api.ProvideParams) (api.ProvideRes
 	}
 	ttl := p.TTL
 	if ttl == 0 {
-		ttl = n.cfg.Provider.TTL
+		ttl = time.Duration(n.providerTTL.Load())
 	}
 	rec := &wire.ProviderRecord{
 		ProtoVer: wire.ProtoVersion,
@@ -119,7 +120,7 @@ func (n *Node) Provide(ctx context.Context, p api.ProvideParams) (api.ProvideRes
 	r, err := n.runOp(ctx, func(now time.Time) (core.LookupID, []core.Action, error) {
 		n.sign.pre = rec
 		defer func() { n.sign.pre = nil }()
-		return n.core.Provide(now, p.Key, addrs)
+		return n.core.ProvideWithTTL(now, p.Key, addrs, p.TTL)
 	})
 	if err != nil {
 		return api.ProvideResult{}, err
@@ -253,12 +254,7 @@ func (n *Node) Stats(ctx context.Context) (api.StatsResult, error) {
 	)
 	err := n.query(ctx, func(time.Time) {
 		s, records, size, running = n.core.Stats(), n.core.StoredRecords(), n.core.Table().Len(), n.core.Running()
-		if c, ok := any(n.core).(interface{ StoredKeys() int }); ok {
-			keys = c.StoredKeys()
-		}
-		if c, ok := any(n.core).(interface{ Publications() int }); ok {
-			own = c.Publications()
-		}
+		keys, own = n.core.StoredKeys(), n.core.Publications()
 	})
 	if err != nil {
 		return api.StatsResult{}, err
@@ -299,21 +295,34 @@ func (n *Node) Stats(ctx context.Context) (api.StatsResult, error) {
 	}, nil
 }
 
-// Reloadable keys the runtime applies itself; the others need a restart or
-// a setter the core and transport do not have (see the package
-// documentation).
+// runtimeReloadable are the reloadable keys the node applies at once:
+// its own limits and policies, the core's run-time knobs
+// (core.SetTunables) and the transport's dial stagger.
 var runtimeReloadable = map[string]bool{
 	"log.level": true, "limits.max_rps": true, "limits.peer_rps": true, "limits.max_inflight": true,
 	"shutdown_timeout": true, "bootstrap.required": true, "bootstrap.ready_bucket_fill_pct": true,
 	"pq.dual_sign": true, "pq.require_pq_on": true, "pq.enforce": true, "provider.max_record_bytes": true,
+	"alpha": true, "beta": true, "hop_budget": true, "rpc_timeout": true, "hedge_after": true,
+	"bucket_refresh_interval": true, "provider.ttl_secs": true, "provider.refresh_secs": true,
+	"provider.max_per_key": true, "provider.max_per_publisher": true, "provider.max_total": true,
+	"happy_eyeballs_delay": true,
+}
+
+// heSetter is a transport whose happy-eyeballs stagger can change at run
+// time (transport.Transport).
+type heSetter interface {
+	SetHappyEyeballsDelay(d time.Duration) error
 }
 
 // Reload applies a reloaded configuration (config.Reload's result and
-// changes): log level, limits, shutdown timeout, readiness thresholds and
-// the record signing and verification policy take effect at once. It
-// returns the changed keys that did not: those that need a restart, and
-// the protocol knobs (alpha, beta, timeouts, provider lifetimes and
-// bounds...) for which the core has no run-time setter yet. An invalid
+// changes) at once: log level, limits, shutdown timeout, readiness
+// thresholds, the record signing and verification policy, the core's
+// lookup knobs, provider lifetimes and store bounds (core.SetTunables: new
+// lookups use them, running ones from their next probe), and
+// happy_eyeballs_delay. It returns the changed keys that did not take
+// effect: those that need a restart, and the reloadable ones the node does
+// not apply at run time (bootstrap.seeds, bootstrap.use_default_seeds;
+// happy_eyeballs_delay with a transport that cannot change it). An invalid
 // configuration is refused and the running one kept.
 func (n *Node) Reload(newCfg *config.Config, changes []config.Change) (deferred []string, err error) {
 	if newCfg == nil {
@@ -325,12 +334,23 @@ func (n *Node) Reload(newCfg *config.Config, changes []config.Change) (deferred 
 	if newCfg.PQ.DualSign && !n.id.HasPQ() {
 		return nil, fmt.Errorf("runtime: reload: pq.dual_sign needs an ML-DSA-87 key, identity %s has none", n.id)
 	}
+	cc := coreConfig(newCfg, n.addrs)
+	if err := cc.Validate(); err != nil {
+		return nil, fmt.Errorf("runtime: reload: %w", err)
+	}
 	if err := n.setVerifier(newCfg); err != nil {
 		return nil, err
 	}
 	n.applyLimits(newCfg)
+	n.setTunables(cc.Tunables())
+	he, heOK := n.tr.(heSetter)
+	if heOK {
+		if err := he.SetHappyEyeballsDelay(newCfg.HappyEyeballsDelay); err != nil {
+			return nil, fmt.Errorf("runtime: reload: %w", err)
+		}
+	}
 	for _, c := range changes {
-		if c.Restart || !runtimeReloadable[c.Key] {
+		if c.Restart || !runtimeReloadable[c.Key] || (c.Key == "happy_eyeballs_delay" && !heOK) {
 			deferred = append(deferred, c.Key)
 			n.log.Warn("reload_deferred", slog.String("key", c.Key), slog.String("old", c.Old), slog.String("new", c.New))
 			continue
@@ -338,4 +358,37 @@ func (n *Node) Reload(newCfg *config.Config, changes []config.Change) (deferred 
 		n.log.Info("reload_applied", slog.String("key", c.Key), slog.String("old", c.Old), slog.String("new", c.New))
 	}
 	return deferred, nil
+}
+
+// setTunables hands the core's new knobs to the owner and, on a running
+// node, waits until it has applied them; a node not started yet applies
+// them in Start.
+func (n *Node) setTunables(t core.Tunables) {
+	n.tunables.Store(&t)
+	if n.state.Load() != stateRunning {
+		return
+	}
+	done := make(chan struct{})
+	if !n.post(func(now time.Time) { n.applyTunables(now); close(done) }) {
+		return
+	}
+	select {
+	case <-done:
+	case <-n.ownerDone:
+	}
+}
+
+// applyTunables (owner) gives the core the knobs of the last reload, if
+// any are pending.
+func (n *Node) applyTunables(now time.Time) {
+	t := n.tunables.Swap(nil)
+	if t == nil {
+		return
+	}
+	acts, err := n.core.SetTunables(now, *t)
+	if err != nil { // validated by Reload: a bug
+		n.log.Error("reload_failed", logx.Err(err))
+		return
+	}
+	n.do(acts)
 }

@@ -100,7 +100,9 @@
 //
 // Shutdown: /readyz answers 503 "draining" first (ops SetDraining); new
 // requests get 1501 Busy; in-flight requests drain for up to
-// shutdown_timeout; the seed runner stops; the snapshots are saved
+// shutdown_timeout (transport.Drain: it returns once the streams being
+// served have written their answers); the seed runner stops; the snapshots
+// are saved
 // (without amnesia); the transport closes (it waits for its handlers,
 // which the still-running owner and loops complete); then the owner,
 // loops and probes stop and every goroutine of the node has exited when
@@ -115,17 +117,31 @@
 // Options.SnapshotInterval and at shutdown. With amnesia nothing is
 // written anywhere: the identity lives in RAM.
 //
-// Integration points waiting for the core: the provider store can be
-// saved and restored only once the core offers ProviderRecords(now, dst)
-// and ImportProvider(now, rec) (the runtime detects them; until then the
-// provider snapshot is neither written nor read and a warning is logged
-// when one exists). The API's store statistics use StoredKeys() and
-// Publications() the same way. Reload applies log.level, limits.*,
-// shutdown_timeout, the readiness thresholds and the pq.* and
-// provider.max_record_bytes record policy at once; alpha, beta, hop_budget,
-// rpc_timeout, hedge_after, bucket_refresh_interval and the provider
-// lifetimes and store bounds need a core setter (they are returned as
-// deferred), happy_eyeballs_delay a transport one. A provide from the API
-// with its own ttl keeps it until the first republication, which uses
-// provider.ttl_secs.
+// The provider store is saved with the table (core.ProviderRecords) and
+// restored at Start (core.ImportProvider, within the store's bounds;
+// expired records are dropped), so a restarted node keeps serving the
+// records it held to FIND_VALUE. The node's own publications are not
+// persisted: after a restart the application provides again.
+//
+// # Reload and addresses
+//
+// Reload applies every reloadable key at once except bootstrap.seeds and
+// bootstrap.use_default_seeds (returned as deferred): log.level, limits.*,
+// shutdown_timeout, the readiness thresholds, the pq.* and
+// provider.max_record_bytes record policy, the core's knobs (alpha, beta,
+// hop_budget, rpc_timeout, hedge_after, bucket_refresh_interval,
+// provider.ttl_secs and refresh_secs, the store bounds: core.SetTunables,
+// used by new lookups and by running ones from their next probe) and the
+// transport's happy_eyeballs_delay. limits.max_inflight counts the inbound
+// requests admitted and not yet answered, queued ones included; the
+// transport serves at least max(1024, limits.max_inflight at start)
+// streams at once, so raising it on reload beyond that is capped by the
+// transport (1501). A provide from the API with its own ttl keeps that ttl
+// in every republication.
+//
+// The node advertises advertise_addrs (PING answers; the default addrs of
+// its provider records) or, when that is empty, listen_addr unless it is a
+// wildcard. A node on a wildcard address without advertise_addrs
+// advertises nothing: peers use the address its packets come from, and an
+// API provide must then pass addrs.
 package runtime

@@ -66,6 +66,8 @@ func (n *Node) applyLimits(cfg *config.Config) {
 	n.required.Store(int64(cfg.Bootstrap.Required))
 	n.fillWant.Store(math.Float64bits(cfg.Bootstrap.ReadyBucketFillPct))
 	n.shutdownTO.Store(int64(cfg.ShutdownTimeout))
+	n.rpcTimeout.Store(int64(cfg.RPCTimeout))
+	n.providerTTL.Store(int64(cfg.Provider.TTL))
 	n.dualSign.Store(cfg.PQ.DualSign)
 	if n.level != nil {
 		n.level.Set(cfg.Log.SlogLevel())

@@ -62,7 +62,7 @@ type Node struct {
 	m       *metrics.Metrics
 	id      *identity.Identity
 	store   persist.Store
-	tr      *transport.Transport
+	tr      Transport
 	pools   *wire.Pools
 	runner  *seeds.Runner
 	ops     *ops.Server
@@ -114,8 +114,11 @@ type Node struct {
 	verifier    atomic.Pointer[verifierBox]
 	dualSign    atomic.Bool
 	required    atomic.Int64
-	fillWant    atomic.Uint64 // float64 bits of bootstrap.ready_bucket_fill_pct
-	shutdownTO  atomic.Int64  // shutdown_timeout, ns
+	fillWant    atomic.Uint64                 // float64 bits of bootstrap.ready_bucket_fill_pct
+	shutdownTO  atomic.Int64                  // shutdown_timeout, ns
+	rpcTimeout  atomic.Int64                  // rpc_timeout, ns: the deadline of a probe's context
+	providerTTL atomic.Int64                  // provider.ttl_secs, ns: the ttl of an API provide without one
+	tunables    atomic.Pointer[core.Tunables] // reloaded core knobs the owner has yet to apply
 	ready       atomic.Pointer[readyState]
 	snap        atomic.Pointer[kbucket.Snapshot]
 	saving      atomic.Bool
@@ -208,6 +211,7 @@ func New(cfg *config.Config, opts Options) (*Node, error) {
 		loops = goruntime.GOMAXPROCS(0)
 	}
 	qcap := cfg.QueueCap.Work
+	var streamTimeout time.Duration // 0: the transport's default
 	if h := opts.hooks; h != nil {
 		if h.loops > 0 {
 			loops = h.loops
@@ -215,6 +219,7 @@ func New(cfg *config.Config, opts Options) (*Node, error) {
 		if h.queueCap > 0 {
 			qcap = h.queueCap
 		}
+		streamTimeout = h.streamTimeout
 	}
 	per := max(1, (qcap+loops-1)/loops)
 	n.loops = make([]*loop, loops)
@@ -226,23 +231,18 @@ func New(cfg *config.Config, opts Options) (*Node, error) {
 		n.verifyQ = make(chan *job, qcap)
 	}
 
-	n.tr, err = transport.New(n.id, transport.Config{
-		ListenAddrs:        []string{cfg.ListenAddr},
-		FrameMax:           int(cfg.FrameMax),
-		ChunkSize:          int(cfg.ChunkSize),
-		MaxConns:           cfg.MaxConns,
-		IdleTimeout:        cfg.ConnIdleTimeout,
-		RPCTimeout:         cfg.RPCTimeout,
-		HappyEyeballsDelay: cfg.HappyEyeballsDelay,
-		DisableHybridKEX:   !cfg.PQ.HybridKEX,
-		Metrics:            transportMetrics{n.m},
-		Pools:              n.pools,
-		Now:                opts.Now,
-	}, n.serveRPC)
+	if opts.NewTransport != nil {
+		n.tr, err = opts.NewTransport(n.id, n.serveRPC)
+	} else {
+		n.tr, err = newQUIC(n.id, cfg, opts, streamTimeout, n.m, n.pools, n.serveRPC)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("runtime: %w", err)
 	}
-	n.addrs = advertised(n.tr.Addrs())
+	n.addrs = cfg.AdvertiseAddrs
+	if len(n.addrs) == 0 {
+		n.addrs = advertised(n.tr.Addrs())
+	}
 
 	cc := coreConfig(cfg, n.addrs)
 	n.core, err = core.New(n.id.ID(), cc, core.Deps{
@@ -290,6 +290,30 @@ func New(cfg *config.Config, opts Options) (*Node, error) {
 	n.bindMetrics()
 	n.ready.Store(&readyState{})
 	return n, nil
+}
+
+// newQUIC builds the default transport: QUIC on listen_addr.
+func newQUIC(id *identity.Identity, cfg *config.Config, opts Options, streamTimeout time.Duration,
+	m *metrics.Metrics, pools *wire.Pools, h transport.Handler) (Transport, error) {
+	tr, err := transport.New(id, transport.Config{
+		ListenAddrs:        []string{cfg.ListenAddr},
+		FrameMax:           int(cfg.FrameMax),
+		ChunkSize:          int(cfg.ChunkSize),
+		MaxConns:           cfg.MaxConns,
+		IdleTimeout:        cfg.ConnIdleTimeout,
+		RPCTimeout:         cfg.RPCTimeout,
+		StreamTimeout:      streamTimeout,
+		MaxInboundStreams:  max(transport.DefaultMaxInboundStreams, cfg.Limits.MaxInflight),
+		HappyEyeballsDelay: cfg.HappyEyeballsDelay,
+		DisableHybridKEX:   !cfg.PQ.HybridKEX,
+		Metrics:            transportMetrics{m},
+		Pools:              pools,
+		Now:                opts.Now,
+	}, h)
+	if err != nil {
+		return nil, err // a nil *transport.Transport must not become a non-nil Transport
+	}
+	return tr, nil
 }
 
 // loadIdentity takes the identity from Options, the key store, or, with
@@ -415,6 +439,7 @@ func (n *Node) Start(ctx context.Context) error {
 	n.timer.Stop()
 	n.probeCtx, n.stopProbe = context.WithCancel(context.Background())
 	n.nextSave = now.Add(n.opts.SnapshotInterval).UnixNano()
+	n.applyTunables(now)
 	n.do(n.core.Start(now))
 	n.pushTimer(now.Add(tickInterval).UnixNano(), timerTick, 0)
 	n.rearm(now)
@@ -512,14 +537,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	// Drain: wait for in-flight inbound requests, bounded.
 	drainCtx, cancelDrain := context.WithTimeout(ctx, time.Duration(n.shutdownTO.Load()))
 	defer cancelDrain()
-	if n.inflight.Load() > 0 {
-		select {
-		case <-n.drained:
-		case <-drainCtx.Done():
-			n.log.Warn("shutdown_drain_timeout", slog.Int64("inflight", n.inflight.Load()))
-		}
-		n.flush(drainCtx)
-	}
+	n.drain(drainCtx)
 	n.stopSeeds()
 
 	var errs []error
@@ -546,24 +564,29 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// flushGrace bounds the wait for the transport to write the answers of
-// drained requests, when it cannot say itself when it has.
-const flushGrace = 200 * time.Millisecond
+// drainer is a transport that can stop taking inbound streams and wait
+// for those being served to write their answers (transport.Transport).
+type drainer interface {
+	Drain(ctx context.Context) error
+}
 
-// flush lets the transport finish writing the answers of the requests just
-// drained: a handler has returned before its answer is on the wire, and
-// closing the transport discards unsent stream data. A transport with a
-// Drain method (stop taking streams, wait for those being served) is waited
-// for; the current one has none, so a short grace stands in.
-func (n *Node) flush(ctx context.Context) {
-	if d, ok := any(n.tr).(interface{ Drain(context.Context) error }); ok {
-		_ = d.Drain(ctx)
+// drain waits, until ctx ends, for the inbound requests in flight to be
+// answered. A transport with Drain is drained (new streams get 1501, and
+// the answers of the streams being served are written when it returns);
+// with another transport the wait is for the runtime's own count of
+// requests in flight.
+func (n *Node) drain(ctx context.Context) {
+	if d, ok := n.tr.(drainer); ok {
+		if err := d.Drain(ctx); err != nil {
+			n.log.Warn("shutdown_drain_timeout", slog.Int64("inflight", n.inflight.Load()), logx.Err(err))
+		}
 		return
 	}
-	t := time.NewTimer(flushGrace)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
+	if n.inflight.Load() > 0 {
+		select {
+		case <-n.drained:
+		case <-ctx.Done():
+			n.log.Warn("shutdown_drain_timeout", slog.Int64("inflight", n.inflight.Load()))
+		}
 	}
 }

@@ -1,14 +1,17 @@
 package runtime
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"time"
 
+	"github.com/svc-dht/svc-dht/kbucket"
 	"github.com/svc-dht/svc-dht/node/identity"
 	"github.com/svc-dht/svc-dht/node/metrics"
 	"github.com/svc-dht/svc-dht/node/ops"
+	"github.com/svc-dht/svc-dht/node/transport"
 	"github.com/svc-dht/svc-dht/seeds"
 )
 
@@ -56,10 +59,33 @@ type Options struct {
 	// SnapshotInterval is the period of snapshot saves without amnesia;
 	// zero means DefaultSnapshotInterval.
 	SnapshotInterval time.Duration
+	// NewTransport, when set, builds the node's transport instead of the
+	// QUIC one on listen_addr (the in-memory network of the performance
+	// harness, node/memnet): it gets the node's identity and the handler
+	// that serves inbound RPCs. The transport's Addrs are what the node
+	// advertises.
+	NewTransport func(id *identity.Identity, h transport.Handler) (Transport, error)
 
 	// hooks are test-only controls (set by this package's tests).
 	hooks *testHooks
 }
+
+// Transport is what a node needs from its transport: the QUIC transport
+// (*transport.Transport) by default, or another one given through
+// Options.NewTransport. Call has the contract of transport.Transport.Call:
+// req is a complete frame (wire.AppendFrame), the answer is the response
+// envelope without its length prefix appended to dst[:0], and the returned
+// PeerInfo is who answered; expect, when not nil, is the NodeID the peer
+// must have. Close stops the transport and waits for its handlers. A
+// transport that also has Drain(context.Context) error is drained before
+// it is closed at shutdown.
+type Transport interface {
+	Call(ctx context.Context, addr string, expect *kbucket.ID, req, dst []byte) ([]byte, transport.PeerInfo, error)
+	Addrs() []string
+	Close() error
+}
+
+var _ Transport = (*transport.Transport)(nil)
 
 // testHooks let the package's tests reach states that real traffic
 // reaches only under load.
@@ -72,4 +98,8 @@ type testHooks struct {
 	// configuration's ranges are for production).
 	queueCap int
 	loops    int
+	// streamTimeout overrides the transport's read deadline of an inbound
+	// stream (transport.Config.StreamTimeout), which has no configuration
+	// key; zero keeps the transport's default.
+	streamTimeout time.Duration
 }

@@ -13,15 +13,6 @@ import (
 	"github.com/svc-dht/svc-dht/wire"
 )
 
-// providerSnapshotter is what the runtime needs from the core to persist
-// the provider store: the stored records, and a way to put a record loaded
-// from a snapshot (already verified) back. The core does not offer it yet
-// (see the package documentation); the runtime uses it as soon as it does.
-type providerSnapshotter interface {
-	ProviderRecords(now time.Time, dst []wire.ProviderRecord) []wire.ProviderRecord
-	ImportProvider(now time.Time, rec *wire.ProviderRecord) error
-}
-
 // loadSnapshots restores the routing table and the provider store of a
 // node without amnesia. A corrupt snapshot is reported and ignored.
 func (n *Node) loadSnapshots(ctx context.Context) error {
@@ -62,11 +53,10 @@ func (n *Node) loadSnapshots(ctx context.Context) error {
 			n.do(n.core.AddPeer(now, p))
 		}
 		imported := 0
-		if ps, ok := any(n.core).(providerSnapshotter); ok {
-			for i := range valid {
-				if ps.ImportProvider(now, &valid[i]) == nil {
-					imported++
-				}
+		for i := range valid {
+			// Refused: expired meanwhile, or over the store's bounds.
+			if n.core.ImportProvider(now, &valid[i]) == nil {
+				imported++
 			}
 		}
 		n.publish(now)
@@ -81,11 +71,7 @@ func (n *Node) loadSnapshots(ctx context.Context) error {
 		return fmt.Errorf("runtime: load snapshots: %w", ctx.Err())
 	}
 	n.log.Info("snapshots_loaded", slog.Int("peers", len(peers)), slog.Int("records", imported),
-		slog.Int("records_dropped", dropped), logx.Latency(n.now().Sub(start)))
-	if len(valid) > imported {
-		n.log.Warn("provider_snapshot_not_restored", slog.Int("records", len(valid)-imported),
-			logx.Reason("the core offers no provider import (ImportProvider)"))
-	}
+		slog.Int("records_dropped", dropped+len(valid)-imported), logx.Latency(n.now().Sub(start)))
 	return nil
 }
 
@@ -93,17 +79,12 @@ func (n *Node) loadSnapshots(ctx context.Context) error {
 type state struct {
 	peers []kbucket.Peer
 	recs  []wire.ProviderRecord
-	ok    bool // the core could list its records
 }
 
 // takeState (owner) copies what the snapshots need; the table snapshot is
 // immutable and the records are never modified in place.
 func (n *Node) takeState(now time.Time) state {
-	s := state{peers: n.core.Table().Snapshot().Peers(nil)}
-	if ps, ok := any(n.core).(providerSnapshotter); ok {
-		s.recs, s.ok = ps.ProviderRecords(now, nil), true
-	}
-	return s
+	return state{peers: n.core.Table().Snapshot().Peers(nil), recs: n.core.ProviderRecords(now, nil)}
 }
 
 // writeState saves s to the key store.
@@ -114,10 +95,8 @@ func (n *Node) writeState(s state) error {
 	if err := n.store.SaveTable(s.peers); err != nil {
 		errs = append(errs, fmt.Errorf("runtime: save routing table: %w", err))
 	}
-	if s.ok {
-		if err := n.store.SaveProviders(s.recs); err != nil {
-			errs = append(errs, fmt.Errorf("runtime: save provider store: %w", err))
-		}
+	if err := n.store.SaveProviders(s.recs); err != nil {
+		errs = append(errs, fmt.Errorf("runtime: save provider store: %w", err))
 	}
 	return errors.Join(errs...)
 }

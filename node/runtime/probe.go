@@ -30,7 +30,7 @@ type probeResult struct {
 // startProbe runs the core's ActSend in a goroutine of its own, under a
 // context that ActCancel (a hedged loser, a timed-out probe) ends.
 func (n *Node) startProbe(id core.ProbeID, peer kbucket.Peer, req core.Request) {
-	ctx, cancel := context.WithTimeout(n.probeCtx, n.cfg.RPCTimeout)
+	ctx, cancel := context.WithTimeout(n.probeCtx, time.Duration(n.rpcTimeout.Load()))
 	n.probes[id] = cancel
 	n.wg.Add(1)
 	go func() {

@@ -22,6 +22,10 @@
 // through the Metrics hook (reasons id_mismatch, bad_cert, alpn, timeout,
 // other).
 //
+// ClientTLSConfig gives tools and tests that dial nodes with quic-go
+// directly (to write bytes below the frame layer) the same client side:
+// a certificate for an identity and the same checks of the server's.
+//
 // Key exchange: by default Go's TLS curve preferences apply, which
 // negotiate the hybrid post-quantum X25519MLKEM768 with peers that offer it
 // (about 40% more handshake CPU than X25519 alone). Config.DisableHybridKEX
@@ -69,6 +73,13 @@
 // hold to its previous run; Call then redials once, transparently (all
 // RPCs of the protocol are idempotent).
 //
-// Close closes every connection and socket and waits for all goroutines,
-// running handlers included, to return.
+// Drain starts a graceful stop: new inbound streams are reset with 1501
+// and Drain returns once the streams being served have written their
+// answers. Close then closes every connection and socket and waits for all
+// goroutines, running handlers included, to return. QUIC has no graceful
+// close of its own: an answer still unsent, or unread by the peer, when
+// CONNECTION_CLOSE goes out is lost (see Transport.Drain).
+//
+// happy_eyeballs_delay can change at run time (SetHappyEyeballsDelay); the
+// other knobs are fixed at New.
 package transport

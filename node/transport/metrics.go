@@ -53,7 +53,8 @@ const (
 	// StreamRefused: the transport has no handler (dial-only).
 	StreamRefused
 	// StreamBusy: Config.MaxInboundStreams streams were already being
-	// served; the stream was reset with code 1501.
+	// served, or the transport is draining; the stream was reset with
+	// code 1501.
 	StreamBusy
 	// StreamCanceled: the caller cancelled the RPC (a hedged loser, a
 	// timeout) before the answer was written.

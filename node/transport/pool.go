@@ -228,7 +228,8 @@ func (t *Transport) dialHost(ctx context.Context, host string, port uint16, expe
 			results <- result{qc, err}
 		}()
 	}
-	timer := time.NewTimer(t.cfg.HappyEyeballsDelay)
+	delay := time.Duration(t.happyEyeballs.Load())
+	timer := time.NewTimer(delay)
 	defer timer.Stop()
 	start()
 	var firstErr error
@@ -257,12 +258,12 @@ func (t *Transport) dialHost(ctx context.Context, host string, port uint16, expe
 			}
 			if next < len(addrs) {
 				start()
-				timer.Reset(t.cfg.HappyEyeballsDelay)
+				timer.Reset(delay)
 			}
 		case <-timer.C:
 			if next < len(addrs) {
 				start()
-				timer.Reset(t.cfg.HappyEyeballsDelay)
+				timer.Reset(delay)
 			}
 		}
 	}
@@ -418,8 +419,10 @@ func (t *Transport) serveConn(c *conn) {
 			t.drop(c, err)
 			return
 		}
-		if t.streams.Add(1) > int64(t.cfg.MaxInboundStreams) {
-			t.streams.Add(-1)
+		// Count the stream before looking at draining, so that Drain
+		// either sees it or it sees Drain.
+		if t.streams.Add(1) > int64(t.cfg.MaxInboundStreams) || t.draining.Load() {
+			t.endStream()
 			t.cfg.Metrics.StreamFailed(StreamBusy)
 			s.CancelRead(codeBusy)
 			s.CancelWrite(codeBusy)

@@ -177,7 +177,7 @@ func expectEOF(s *quic.Stream, buf []byte) error {
 // serveStream answers one inbound RPC stream.
 func (t *Transport) serveStream(c *conn, s *quic.Stream) {
 	defer t.wg.Done()
-	defer t.streams.Add(-1)
+	defer t.endStream()
 	if t.handler == nil {
 		t.cfg.Metrics.StreamFailed(StreamRefused)
 		s.CancelRead(codeNotReady)
@@ -219,6 +219,9 @@ func (t *Transport) serveStream(c *conn, s *quic.Stream) {
 		return
 	}
 	_ = s.Close()
+	if t.draining.Load() {
+		t.noteAnswered(c)
+	}
 }
 
 // rejectStream ends a stream whose request frame could not be read. An

@@ -98,14 +98,16 @@ func (e *mismatchError) Error() string {
 func (e *mismatchError) Is(target error) bool { return target == ErrIDMismatch }
 
 // baseTLS is the part shared by the client and server configurations.
-func (t *Transport) baseTLS() *tls.Config {
+func (t *Transport) baseTLS() *tls.Config { return baseTLS(t.cert, t.cfg.DisableHybridKEX) }
+
+func baseTLS(cert tls.Certificate, disableHybridKEX bool) *tls.Config {
 	c := &tls.Config{
-		Certificates:           []tls.Certificate{t.cert},
+		Certificates:           []tls.Certificate{cert},
 		NextProtos:             []string{ALPN},
 		MinVersion:             tls.VersionTLS13,
 		SessionTicketsDisabled: true,
 	}
-	if t.cfg.DisableHybridKEX {
+	if disableHybridKEX {
 		c.CurvePreferences = []tls.CurveID{tls.X25519}
 	}
 	return c
@@ -148,7 +150,10 @@ type dialState struct {
 // self-signed Ed25519 certificate and, when expect is set, its key must
 // derive that NodeID.
 func (t *Transport) clientTLS(expect *kbucket.ID, st *dialState) *tls.Config {
-	c := t.baseTLS()
+	return clientTLS(t.baseTLS(), expect, st)
+}
+
+func clientTLS(c *tls.Config, expect *kbucket.ID, st *dialState) *tls.Config {
 	c.ServerName = serverName
 	c.InsecureSkipVerify = true
 	var want kbucket.ID
@@ -169,4 +174,27 @@ func (t *Transport) clientTLS(expect *kbucket.ID, st *dialState) *tls.Config {
 		return nil
 	}
 	return c
+}
+
+// ClientTLSConfig returns the TLS configuration of a client with identity
+// id that dials svc-dht nodes itself, with quic-go, instead of through a
+// Transport: TLS 1.3, ALPN ron/kad-cbor, id's self-signed Ed25519
+// certificate for the mutual authentication, and the server's certificate
+// checked as a Transport's dial checks it (exactly one self-signed Ed25519
+// certificate; when expect is not nil, its key must derive that NodeID,
+// else the handshake fails with an error matching ErrIDMismatch). The
+// hybrid post-quantum key exchange is left on.
+//
+// It serves tools and tests that need a stream below the frame layer (to
+// send bytes that are not a frame); RPCs belong to Transport.Call. Each
+// call returns a new configuration, which may serve many dials.
+func ClientTLSConfig(id *identity.Identity, expect *kbucket.ID) (*tls.Config, error) {
+	if id == nil {
+		return nil, errors.New("transport: client tls: nil identity")
+	}
+	cert, err := newCertificate(id)
+	if err != nil {
+		return nil, fmt.Errorf("transport: client tls: %w", err)
+	}
+	return clientTLS(baseTLS(cert, false), expect, new(dialState)), nil
 }

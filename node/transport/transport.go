@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/quic-go/quic-go"
 	"github.com/zeebo/blake3"
@@ -78,6 +79,11 @@ type Transport struct {
 	wg      sync.WaitGroup
 	streams atomic.Int64 // inbound streams being served
 
+	happyEyeballs atomic.Int64  // happy_eyeballs_delay, ns (SetHappyEyeballsDelay)
+	draining      atomic.Bool   // Drain called: new inbound streams are refused
+	idle          chan struct{} // closed (by idleOnce) once draining and no stream is served
+	idleOnce      func()
+
 	cert tls.Certificate
 
 	mu     sync.Mutex
@@ -87,6 +93,9 @@ type Transport struct {
 	dials  map[dialKey]*dialCall
 	lru    conn // sentinel of the LRU ring: lru.next is the most recently used
 	nconns int
+	// answered holds the connections that carried answers written while
+	// draining: Drain lets them reach the peers.
+	answered map[*conn]struct{}
 }
 
 // socket is one UDP socket with its QUIC transport and listener. It serves
@@ -125,6 +134,9 @@ func New(id *identity.Identity, cfg Config, h Handler) (*Transport, error) {
 		dials:   make(map[dialKey]*dialCall),
 	}
 	t.lru.next, t.lru.prev = &t.lru, &t.lru
+	t.happyEyeballs.Store(int64(cfg.HappyEyeballsDelay))
+	t.idle = make(chan struct{})
+	t.idleOnce = sync.OnceFunc(func() { close(t.idle) })
 	t.qconf = &quic.Config{
 		HandshakeIdleTimeout:  cfg.HandshakeTimeout,
 		MaxIdleTimeout:        cfg.IdleTimeout,
@@ -212,9 +224,95 @@ func (t *Transport) NumConns() int {
 	return t.nconns
 }
 
+// SetHappyEyeballsDelay changes the stagger between the dial attempts to
+// the addresses of a dual-stack host (happy_eyeballs_delay, reloadable)
+// for the dials that start afterwards; 0 restores the default. A negative
+// delay is refused.
+func (t *Transport) SetHappyEyeballsDelay(d time.Duration) error {
+	if d < 0 {
+		return fmt.Errorf("transport: happy eyeballs delay %v: must not be negative", d)
+	}
+	if d == 0 {
+		d = DefaultHappyEyeballsDelay
+	}
+	t.happyEyeballs.Store(int64(d))
+	return nil
+}
+
+// Drain prepares a graceful Close: from now on every new inbound stream is
+// reset at once with code 1501 (Busy), and Drain waits until each stream
+// already being served has had its handler return and its answer written
+// and closed (FIN queued), or until ctx ends (an error wrapping ctx.Err()).
+// Calls from this node keep working. Drain may be called more than once
+// and concurrently; the transport stays draining until Close.
+//
+// A written answer is not delivered yet: a connection's CONNECTION_CLOSE
+// goes out at once, and quic-go discards the stream data not sent, or not
+// yet read by the peer's application, when a connection closes; neither
+// QUIC nor quic-go tells a server when its peer has read an answer. So
+// when answers were written during the drain, Drain then waits two probe
+// timeouts of the slowest connection that carried them (RFC 9002 §6.2.1:
+// smoothed RTT + max(4 × RTT variation, 1 ms) + the peer's max_ack_delay,
+// 25 ms by default) — the time QUIC itself allows the peer to acknowledge,
+// with one retransmission — or until ctx ends. An idle transport drains at
+// once.
+func (t *Transport) Drain(ctx context.Context) error {
+	t.draining.Store(true)
+	if t.streams.Load() == 0 {
+		t.idleOnce()
+	}
+	select {
+	case <-t.idle:
+	case <-ctx.Done():
+		return fmt.Errorf("transport: drain: %d inbound streams still served: %w", t.streams.Load(), ctx.Err())
+	}
+	t.mu.Lock()
+	linger := time.Duration(0)
+	for c := range t.answered {
+		st := c.qc.ConnectionStats()
+		pto := st.SmoothedRTT + max(4*st.MeanDeviation, time.Millisecond) + peerMaxAckDelay
+		linger = max(linger, 2*pto)
+	}
+	clear(t.answered)
+	t.mu.Unlock()
+	if linger > 0 {
+		timer := time.NewTimer(linger)
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+		case <-ctx.Done(): // the answers are written: cut the wait short
+		}
+	}
+	return nil
+}
+
+// peerMaxAckDelay is the max_ack_delay transport parameter of svc-dht
+// peers (quic-go's default), the part of a probe timeout spent waiting
+// for the peer's delayed acknowledgement.
+const peerMaxAckDelay = 25 * time.Millisecond
+
+// noteAnswered (while draining) records that c carried an answer.
+func (t *Transport) noteAnswered(c *conn) {
+	t.mu.Lock()
+	if t.answered == nil {
+		t.answered = make(map[*conn]struct{})
+	}
+	t.answered[c] = struct{}{}
+	t.mu.Unlock()
+}
+
+// endStream releases an inbound stream's slot and, when draining, reports
+// the last one.
+func (t *Transport) endStream() {
+	if t.streams.Add(-1) == 0 && t.draining.Load() {
+		t.idleOnce()
+	}
+}
+
 // Close stops accepting, closes every connection and socket, and waits for
 // all of the transport's goroutines, including running handlers, to exit.
-// Calls in flight fail. Close is idempotent.
+// Calls in flight fail. Close is idempotent. Drain first to let the
+// streams being served finish.
 func (t *Transport) Close() error {
 	t.mu.Lock()
 	if t.closed {

@@ -1,0 +1,69 @@
+// Command svc-dht-perf is the performance harness of svc-dht
+// (PERFORMANCE.md §2.2, issue 5): it drives a mixed workload of FIND_VALUE,
+// FIND_NODE and PROVIDE operations and writes one JSON result in the schema
+// of cmd/internal/perfresult, which cmd/perf-compare gates against the
+// baselines in scripts/perf/baselines.
+//
+// Usage:
+//
+//	svc-dht-perf [--virtual | --target quic://host:port] [--peers N] [--rps R]
+//	    [--alpha 3] [--beta 1] [--k 20] [--duration 20s] [--mix 60/35/5]
+//	    [--seed 1] [--rtt 1ms-3ms] [--jitter 1ms] [--loss 0.1%] [--churn 10%/h]
+//	    [--lookups N] [--inflight N] [--json FILE] [--cpuprofile FILE] [--memprofile FILE]
+//
+// A progress line goes to stderr every second (elapsed time, operations
+// done, achieved rate, p50/p99 latency so far), the summary to stdout.
+//
+// # Modes
+//
+// --virtual runs the deterministic simulator (node/sim): --peers cores (up
+// to 100,000) over a simulated network with the --rtt, --jitter and --loss
+// link model, in virtual time. --lookups operations of the --mix start at
+// --rps per virtual second from random live peers; FIND_VALUE looks up keys
+// provided earlier in the run (a random key before the first PROVIDE).
+// --churn makes peers leave and new ones join at that rate (Poisson, the
+// seeds protected). Networks above 2,000 peers are built with oracle
+// routing tables (--oracle auto; every table filled from the membership as
+// a converged network would have it) because a protocol join of 100,000
+// peers would take hours of wall time; --oracle on|off forces the choice.
+// It reports the hop histogram and p50/p95/p99, virtual latencies per
+// operation, RPCs per lookup and replicas per PROVIDE, with the wall time,
+// event count and events per second in the notes. Same seed, same flags:
+// same result (the trace hash is in the notes).
+//
+// The default swarm mode runs --peers real node runtimes (node/runtime:
+// their event loops, owner goroutines, codec, signature checks) in this
+// process over the in-memory network node/memnet, which injects a stable
+// per-pair RTT from --rtt, per-message --jitter and --loss (see memnet's
+// documentation for its scheduling). Peers 0-2 are the seeds; every peer
+// runs the micronode profile (--profile) with one event loop and amnesia.
+// The time to ready of each peer (from its Start to the first 10 ms poll
+// that finds it ready) gives ready_s p50/p95, and the notes give the whole
+// swarm's. Then an open-loop generator offers --rps operations per second
+// for --duration through random peers' API methods (FindProviders,
+// FindClosest, Provide), with at most --inflight in flight (a due operation
+// that finds every worker busy is skipped and counted). Latency counts
+// from when an operation was due. CPU (getrusage) and allocations
+// (runtime.MemStats) are the whole process over the measured window,
+// divided by the inbound RPCs the peers served; peak RSS is getrusage's,
+// and RSS per peer divides it by --peers.
+//
+// --target runs a load generator against one daemon over real QUIC: dial-only
+// transports with their own identities (--clients, default 1: note that
+// the daemon's limits.peer_rps applies per client identity), an open-loop
+// rate of single RPCs of the mix, at most --inflight in flight. PROVIDE
+// requests carry records pre-signed before the measurement (--records of
+// them, cycled; a repeat replaces the stored record). It reports latency
+// per RPC, result codes (busy and quota_exceeded apart), the achieved rate
+// of answered RPCs and, with --server-pid, the daemon's CPU per RPC (from
+// /proc/PID/stat, USER_HZ 100) and peak RSS (VmHWM); with --server-metrics
+// URL, the daemon's allocations per RPC from go_memstats_mallocs_total,
+// which only the macronode build exports (a micronode daemon has no Go
+// runtime metrics: the harness then says so and fails).
+//
+// --cpuprofile and --memprofile profile the harness process itself (in the
+// swarm mode: every peer). The daemon is profiled through its pprof
+// endpoints in the macronode build (scripts/perf/flamegraph.sh).
+//
+// Exit status: 0 done, 1 the run failed, 2 bad usage.
+package main

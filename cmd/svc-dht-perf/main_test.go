@@ -1,0 +1,315 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/svc-dht/svc-dht/cmd/internal/perfresult"
+	"github.com/svc-dht/svc-dht/node/config"
+	"github.com/svc-dht/svc-dht/node/runtime"
+	"github.com/svc-dht/svc-dht/wire"
+)
+
+func TestParseRTT(t *testing.T) {
+	for _, c := range []struct {
+		in     string
+		lo, hi time.Duration
+		ok     bool
+	}{
+		{"1ms-3ms", time.Millisecond, 3 * time.Millisecond, true},
+		{"20ms - 60ms", 20 * time.Millisecond, 60 * time.Millisecond, true},
+		{"2ms", 2 * time.Millisecond, 2 * time.Millisecond, true},
+		{"0s", 0, 0, true},
+		{"3ms-1ms", 0, 0, false},
+		{"1ms-", 0, 0, false},
+		{"fast", 0, 0, false},
+		{"-1ms", 0, 0, false},
+	} {
+		lo, hi, err := parseRTT(c.in)
+		if (err == nil) != c.ok || (c.ok && (lo != c.lo || hi != c.hi)) {
+			t.Errorf("parseRTT(%q) = %v, %v, %v; want %v, %v, ok %v", c.in, lo, hi, err, c.lo, c.hi, c.ok)
+		}
+	}
+}
+
+func TestParsePercent(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want float64
+		ok   bool
+	}{
+		{"0.1%", 0.001, true},
+		{"0.5%", 0.005, true},
+		{"100%", 1, true},
+		{"0", 0, true},
+		{"0.02", 0.02, true},
+		{"150%", 0, false},
+		{"-1%", 0, false},
+		{"NaN", 0, false},
+		{"%", 0, false},
+	} {
+		got, err := parsePercent(c.in)
+		if (err == nil) != c.ok || (c.ok && math.Abs(got-c.want) > 1e-12) {
+			t.Errorf("parsePercent(%q) = %v, %v; want %v ok %v", c.in, got, err, c.want, c.ok)
+		}
+	}
+	for _, c := range []struct {
+		in   string
+		want float64
+		ok   bool
+	}{
+		{"10%/h", 0.10, true},
+		{"1%/m", 0.60, true},
+		{"10%", 0, false},
+		{"0%/h", 0, false},
+		{"10%/d", 0, false},
+	} {
+		got, err := parseChurn(c.in)
+		if (err == nil) != c.ok || (c.ok && math.Abs(got-c.want) > 1e-12) {
+			t.Errorf("parseChurn(%q) = %v, %v; want %v ok %v", c.in, got, err, c.want, c.ok)
+		}
+	}
+}
+
+func TestParseMix(t *testing.T) {
+	m, err := parseMix("60/35/5")
+	if err != nil || m != [numKinds]int{60, 35, 5} {
+		t.Errorf("60/35/5: %v %v", m, err)
+	}
+	if m, err := parseMix("0/100/0"); err != nil || m != [numKinds]int{0, 100, 0} {
+		t.Errorf("0/100/0: %v %v", m, err)
+	}
+	for _, bad := range []string{"60/35", "60/35/6", "a/b/c", "-5/100/5", "60/35/5/0", ""} {
+		if _, err := parseMix(bad); err == nil {
+			t.Errorf("parseMix(%q): no error", bad)
+		}
+	}
+	// pickKind follows the mix.
+	var n [numKinds]int
+	for i := range uint64(100000) {
+		n[pickKind(m, splitmix(i))]++
+	}
+	for k, pct := range [numKinds]int{60, 35, 5} {
+		if got := float64(n[k]) / 1000; math.Abs(got-float64(pct)) > 1 {
+			t.Errorf("kind %d drawn %.2f%%, want %d%%", k, got, pct)
+		}
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	o, err := parseFlags(strings.Fields("--virtual --peers 10000 --churn 10%/h --lookups 100000 --rtt 20ms-60ms --jitter 5ms --loss 0.5%"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !o.virtual || o.peers != 10000 || o.lookups != 100000 || o.churn != 0.1 ||
+		o.rttMin != 20*time.Millisecond || o.rttMax != 60*time.Millisecond || o.jitter != 5*time.Millisecond || o.loss != 0.005 {
+		t.Errorf("parsed %+v", o)
+	}
+	o, err = parseFlags([]string{"--target", "quic://127.0.0.1:4433", "--rps", "500"}, io.Discard)
+	if err != nil || o.inflight != 64 || o.rps != 500 {
+		t.Errorf("target: %+v %v", o, err)
+	}
+	if o, err := parseFlags(nil, io.Discard); err != nil || o.inflight != 4096 || o.lookups != 20000 || o.mix != [numKinds]int{60, 35, 5} {
+		t.Errorf("defaults: %+v %v", o, err)
+	}
+	for _, bad := range []string{
+		"--virtual --target quic://127.0.0.1:1",
+		"--churn 10%/h",
+		"--peers 0",
+		"--peers 100001 --virtual",
+		"--alpha 9",
+		"--k 8",
+		"--loss 100%",
+		"--mix 50/50/1",
+		"--rtt 5ms-1ms",
+		"--target 127.0.0.1:4433",
+		"--server-pid 1",
+		"--oracle maybe --virtual",
+		"--profile tiny",
+		"extra",
+	} {
+		if _, err := parseFlags(strings.Fields(bad), io.Discard); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+	if _, err := parseFlags([]string{"--help"}, io.Discard); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("--help: %v", err)
+	}
+}
+
+func TestHistQuantiles(t *testing.T) {
+	var h hist
+	rng := rand.New(rand.NewPCG(1, 2))
+	xs := make([]float64, 20000)
+	for i := range xs {
+		d := time.Duration(rng.ExpFloat64() * float64(5*time.Millisecond))
+		h.record(d)
+		xs[i] = float64(d/time.Microsecond) / 1e3
+	}
+	slices.Sort(xs)
+	for _, p := range []float64{0.5, 0.95, 0.99} {
+		exact := xs[int(math.Ceil(p*float64(len(xs))))-1]
+		if got := h.quantile(p); math.Abs(got-exact) > exact*0.035+0.001 {
+			t.Errorf("p%v = %.4f ms, exact %.4f ms: beyond the 3.2%% bucket error", p*100, got, exact)
+		}
+	}
+	if l := h.latency(); l.Max != xs[len(xs)-1] || l.P99 > l.Max {
+		t.Errorf("max %v, exact %v (p99 %v)", l.Max, xs[len(xs)-1], l.P99)
+	}
+	for us := uint64(0); us < 1<<30; us = us*2 + 1 {
+		if v := histValue(histIndex(us)); math.Abs(v-float64(us)) > float64(us)/32+1 {
+			t.Errorf("%d µs lands in a bucket of midpoint %v", us, v)
+		}
+	}
+	var empty hist
+	if empty.quantile(0.5) != 0 || empty.latency() != nil {
+		t.Error("empty histogram reports figures")
+	}
+}
+
+func TestCodeName(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{nil, "ok"},
+		{wire.ErrBusy, "busy"},
+		{wire.QuotaHit("peer_rps"), "quota_exceeded"},
+		{context.DeadlineExceeded, "timeout"},
+		{wire.ErrHopExceeded, "hop_exceeded"},
+		{wire.ErrTransportDown, "transport_down"},
+		{errors.New("boom"), "other"},
+	} {
+		if got := codeName(c.err); got != c.want {
+			t.Errorf("codeName(%v) = %q, want %q", c.err, got, c.want)
+		}
+	}
+}
+
+func TestScanSum(t *testing.T) {
+	text := "# HELP x\nqueue_dropped_total{queue=\"work\"} 3\nqueue_dropped_total{queue=\"verify\"} 4\nqueue_dropped_totals 100\ngo_memstats_mallocs_total 1.5e+06\n"
+	if v, ok, err := scanSum(strings.NewReader(text), "queue_dropped_total"); err != nil || !ok || v != 7 {
+		t.Errorf("labelled sum: %v %v %v", v, ok, err)
+	}
+	if v, ok, err := scanSum(strings.NewReader(text), "go_memstats_mallocs_total"); err != nil || !ok || v != 1.5e6 {
+		t.Errorf("unlabelled: %v %v %v", v, ok, err)
+	}
+	if _, ok, err := scanSum(strings.NewReader(text), "absent_total"); err != nil || ok {
+		t.Errorf("absent: %v %v", ok, err)
+	}
+}
+
+// runHarness runs the command with args plus --json and returns the saved
+// result.
+func runHarness(t *testing.T, args ...string) *perfresult.Result {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "out.json")
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), append(args, "--json", path), &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	res, err := perfresult.Load(path)
+	if err != nil {
+		t.Fatalf("result: %v", err)
+	}
+	return res
+}
+
+func TestVirtualRun(t *testing.T) {
+	args := []string{"--virtual", "--peers", "300", "--oracle", "on", "--lookups", "600", "--rps", "200", "--churn", "10%/h", "--seed", "7", "--progress=false"}
+	res := runHarness(t, args...)
+	if res.Mode != perfresult.ModeVirtual || res.Hops == nil || res.RPCsPerLookup == nil || res.ReplicasPerProvide == nil {
+		t.Fatalf("result lacks figures: %+v", res)
+	}
+	var n uint64
+	for _, op := range res.Ops {
+		n += op.Count
+	}
+	if n != 600 || res.Ops["find_node"].Codes["ok"] == 0 {
+		t.Errorf("ops %+v: want 600 operations, FIND_NODEs succeeding", res.Ops)
+	}
+	if res.Hops.P99 > 5 || res.Params.Churn != "10%/h" || res.Params.Peers != 300 {
+		t.Errorf("hops %+v params %+v", res.Hops, res.Params)
+	}
+	// The same seed gives the same run.
+	again := runHarness(t, args...)
+	if !equalHops(res.Hops, again.Hops) || *res.RPCsPerLookup != *again.RPCsPerLookup {
+		t.Errorf("same seed, different runs: %+v / %+v", res.Hops, again.Hops)
+	}
+}
+
+func equalHops(a, b *perfresult.Hops) bool {
+	if a.P50 != b.P50 || a.P95 != b.P95 || a.P99 != b.P99 || len(a.Histogram) != len(b.Histogram) {
+		return false
+	}
+	for k, v := range a.Histogram {
+		if b.Histogram[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func TestSwarmRun(t *testing.T) {
+	res := runHarness(t, "--peers", "10", "--rps", "20", "--duration", "2s", "--seed", "3", "--progress=false")
+	if res.Mode != perfresult.ModeSwarm || res.ReadyS == nil || res.CPU == nil || res.PeakRSSMiB == nil ||
+		res.RSSPerPeerMiB == nil || res.AllocsPerRPC == nil || res.RPCsPerLookup == nil || res.ErrorBudget == nil {
+		t.Fatalf("result lacks figures: %+v", res)
+	}
+	var n, ok uint64
+	for _, op := range res.Ops {
+		n += op.Count
+		ok += op.Codes["ok"]
+	}
+	if n != 40 || ok == 0 {
+		t.Errorf("ops %+v: want 40 operations, some ok", res.Ops)
+	}
+	if res.Params.RTT != "1ms-3ms" || res.Params.Loss != "0.1%" || res.Params.Profile != "micronode" {
+		t.Errorf("params %+v", res.Params)
+	}
+}
+
+func TestTargetRun(t *testing.T) {
+	cfg, err := config.Defaults(config.Micronode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ListenAddr, cfg.EventLoops = "127.0.0.1:0", 1
+	cfg.Bootstrap.UseDefaultSeeds, cfg.Bootstrap.Seeds, cfg.Bootstrap.Required = false, nil, 0
+	n, err := runtime.New(cfg, runtime.Options{DisableOps: true, Logger: slog.New(slog.DiscardHandler),
+		Rand: rand.New(rand.NewPCG(1, 1)), Entropy: rand.NewChaCha8([32]byte{9})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = n.Shutdown(context.Background()) }()
+	target := n.ID().String() + "@" + n.Addrs()[0]
+	res := runHarness(t, "--target", target, "--rps", "50", "--duration", "1s", "--clients", "2", "--records", "16",
+		"--server-pid", strconv.Itoa(os.Getpid()), "--progress=false")
+	if res.Mode != perfresult.ModeTarget || res.AchievedRPS == nil || res.CPU == nil || res.Hops != nil {
+		t.Fatalf("result %+v", res)
+	}
+	var n50, ok uint64
+	for _, op := range res.Ops {
+		n50 += op.Count
+		ok += op.Codes["ok"]
+	}
+	if n50 != 50 || ok == 0 || res.Ops["provide"].Count == 0 {
+		t.Errorf("ops %+v: want 50 RPCs, some ok, some PROVIDE", res.Ops)
+	}
+}

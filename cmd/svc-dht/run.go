@@ -14,6 +14,7 @@ import (
 
 	"github.com/svc-dht/svc-dht/node/config"
 	"github.com/svc-dht/svc-dht/node/ops"
+	"github.com/svc-dht/svc-dht/node/runtime"
 )
 
 // Exit codes (SPEC §10).
@@ -141,28 +142,9 @@ func reportConfigError(w io.Writer, err error) int {
 	return exitBadConfig
 }
 
-// features lists the optional features of cfg for /version; it matches
-// what the runtime would list itself.
-func features(cfg *config.Config) []string {
-	var f []string
-	if cfg.PQ.DualSign {
-		f = append(f, "pq-dual-sign")
-	}
-	if cfg.PQ.HybridKEX {
-		f = append(f, "pq-hybrid-kex")
-	}
-	if cfg.Store.Enabled {
-		f = append(f, "store")
-	}
-	if cfg.Amnesia.Enabled {
-		f = append(f, "amnesia")
-	}
-	return f
-}
-
 // versionInfo is the /version body of a node running cfg.
 func versionInfo(b ops.Build, cfg *config.Config) ops.VersionInfo {
-	return ops.NewVersionInfo(b, features(cfg)...)
+	return ops.NewVersionInfo(b, runtime.Features(cfg)...)
 }
 
 // writeVersion writes v exactly as the ops plane serves /version.

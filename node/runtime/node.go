@@ -276,7 +276,7 @@ func New(cfg *config.Config, opts Options) (*Node, error) {
 	if !opts.DisableOps {
 		v := opts.Version
 		if v.Service == "" {
-			v = ops.NewVersionInfo(ops.Build{}, features(cfg)...)
+			v = ops.NewVersionInfo(ops.Build{}, Features(cfg)...)
 		}
 		n.ops, err = ops.New(ops.Options{Addr: cfg.OpsAddr, Metrics: n.m, Readiness: readiness{n}, Version: v, Logger: n.log})
 		if err == nil {
@@ -383,8 +383,9 @@ func advertised(listen []string) []string {
 	return out
 }
 
-// features lists the optional features for /version.
-func features(cfg *config.Config) []string {
+// Features lists the optional features of a node running cfg, as /version
+// shows them (the daemon's --version prints the same list).
+func Features(cfg *config.Config) []string {
 	var f []string
 	if cfg.PQ.DualSign {
 		f = append(f, "pq-dual-sign")

@@ -1,0 +1,3 @@
+// Package procstat reads this process's resource use: CPU time from
+// getrusage, peak RSS, Go heap counters, and the machine's load average.
+package procstat

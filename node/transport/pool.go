@@ -28,6 +28,8 @@ type conn struct {
 	linked     bool  // in the pool (maps and ring)
 	evicted    bool
 	inflight   int
+
+	credit creditLag // stream credit held back to ride on a later answer
 }
 
 // dialKey identifies a dial that concurrent callers can share.
@@ -426,6 +428,7 @@ func (t *Transport) serveConn(c *conn) {
 			t.cfg.Metrics.StreamFailed(StreamBusy)
 			s.CancelRead(codeBusy)
 			s.CancelWrite(codeBusy)
+			s.ReleaseStreamCredit()
 			continue
 		}
 		t.wg.Add(1)

@@ -178,6 +178,12 @@ func expectEOF(s *quic.Stream, buf []byte) error {
 func (t *Transport) serveStream(c *conn, s *quic.Stream) {
 	defer t.wg.Done()
 	defer t.endStream()
+	answered := false
+	defer func() {
+		if !answered { // no answer to carry it: give the credit back now
+			s.ReleaseStreamCredit()
+		}
+	}()
 	if t.handler == nil {
 		t.cfg.Metrics.StreamFailed(StreamRefused)
 		s.CancelRead(codeNotReady)
@@ -212,6 +218,8 @@ func (t *Transport) serveStream(c *conn, s *quic.Stream) {
 		resp = t.errorFrame(respBuf.B[:0], reqBuf.B, herr)
 	}
 	respBuf.B = resp
+	c.returnCredit(s, t.creditLag)
+	answered = true
 	_ = s.SetWriteDeadline(time.Now().Add(t.cfg.StreamTimeout))
 	if err := wire.WriteFrame(s, resp, t.cfg.ChunkSize); err != nil {
 		t.cfg.Metrics.StreamFailed(StreamWriteFailed)

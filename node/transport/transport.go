@@ -74,10 +74,12 @@ type Transport struct {
 	handler Handler
 	qconf   *quic.Config
 	socks   []*socket
-	ctx     context.Context // ends at Close; parent of every dial
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	streams atomic.Int64 // inbound streams being served
+
+	creditLag int             // served streams whose credit a connection holds back (creditLag)
+	ctx       context.Context // ends at Close; parent of every dial
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	streams   atomic.Int64 // inbound streams being served
 
 	happyEyeballs atomic.Int64  // happy_eyeballs_delay, ns (SetHappyEyeballsDelay)
 	draining      atomic.Bool   // Drain called: new inbound streams are refused
@@ -137,11 +139,16 @@ func New(id *identity.Identity, cfg Config, h Handler) (*Transport, error) {
 	t.happyEyeballs.Store(int64(cfg.HappyEyeballsDelay))
 	t.idle = make(chan struct{})
 	t.idleOnce = sync.OnceFunc(func() { close(t.idle) })
+	t.creditLag = lagFor(cfg.MaxStreamsPerConn)
 	t.qconf = &quic.Config{
 		HandshakeIdleTimeout:  cfg.HandshakeTimeout,
 		MaxIdleTimeout:        cfg.IdleTimeout,
 		MaxIncomingStreams:    int64(cfg.MaxStreamsPerConn),
 		MaxIncomingUniStreams: -1,
+		// Stream credit is returned by serveStream (see creditLag), so
+		// that the MAX_STREAMS frame rides on an answer instead of
+		// costing a packet of its own.
+		RequireStreamCreditRelease: true,
 	}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	serverTLS := t.serverTLS()

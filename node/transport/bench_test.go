@@ -60,6 +60,46 @@ func BenchmarkCall(b *testing.B) {
 	b.ReportMetric(float64((cpuTime(b)-cpu0).Nanoseconds())/float64(n), "cpu-ns/op")
 }
 
+// BenchmarkCallParallel is BenchmarkCall with 32 callers per GOMAXPROCS
+// sharing the pooled connection, so that QUIC packs several streams into a
+// packet and the per-packet costs spread over several RPCs.
+func BenchmarkCallParallel(b *testing.B) {
+	env := wire.NewRequest(wire.OpPing, 1, testTS)
+	respEnv := wire.NewResponse(&env, wire.CodeOK, testTS)
+	respFrame, err := wire.AppendFrame(nil, &respEnv, &wire.PingResponse{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	fixed := func(_ context.Context, _ PeerInfo, _, dst []byte) ([]byte, error) {
+		return append(dst, respFrame...), nil
+	}
+	a := newNode(b, 1, fixed, nil)
+	srv := newNode(b, 2, fixed, func(c *Config) { c.MaxStreamsPerConn = 1000 })
+	req := pingFrame(b, 1)
+	id := srv.ID()
+	addr := srv.addr()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	if _, _, err := a.Call(ctx, addr, &id, req, nil); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	cpu0 := cpuTime(b)
+	b.ResetTimer()
+	b.SetParallelism(32)
+	b.RunParallel(func(pb *testing.PB) {
+		dst := make([]byte, 0, wire.FrameBufSize)
+		for pb.Next() {
+			resp, _, err := a.Call(ctx, addr, &id, req, dst)
+			if err != nil || len(resp) != len(respFrame)-4 {
+				b.Fatalf("call: %v (%d bytes)", err, len(resp))
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64((cpuTime(b)-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+}
+
 // BenchmarkHandshake measures one QUIC+TLS 1.3 handshake with mutual
 // Ed25519 authentication over loopback, both ends in this process, with
 // and without the hybrid post-quantum key exchange.

@@ -33,7 +33,7 @@ const usage = `usage: peers <subcommand> [flags]
   rpc-server --impl libp2p|anacrolix --listen 127.0.0.1:PORT   one FIND_NODE server (stats on GET /stats)
   rpc-load   --impl libp2p|anacrolix --target 127.0.0.1:PORT   load generator against rpc-server
   swarm      --impl libp2p|anacrolix --nodes N --lookups M     in-process swarm on loopback
-  table      FILE.json...                                      Markdown table of result files
+  table      [--machine FILE] [--notes] [LABEL=]FILE.json...   Markdown table of result files (also svc-dht-perf's)
 
 Run "peers <subcommand> -h" for the flags. Every address must be a literal loopback IP.
 `
@@ -64,7 +64,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "swarm":
 		err = swarm(ctx, args[1:], stdout, stderr)
 	case "table":
-		err = table(args[1:], stdout)
+		err = table(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -191,3 +191,129 @@ func TestWaitQuiet(t *testing.T) {
 		t.Fatal("cancelled context not reported")
 	}
 }
+
+// svcTarget and svcSwarm are results as svc-dht-perf writes them (schema 1
+// of the main module's cmd/internal/perfresult), trimmed of nothing the
+// table ignores: unknown keys must not matter.
+const svcTarget = `{
+  "schema_version": 1, "tool": "svc-dht-perf", "version": "(devel)", "git": "0123456789abcdef0123+dirty", "mode": "target",
+  "command": "svc-dht-perf --target quic://127.0.0.1:47140 --mix 0/100/0 --inflight 64 --clients 8 --rps 50000 --duration 20s --server-pid 5984 --server-metrics http://127.0.0.1:47141/metrics --json x.json",
+  "machine": {"goos": "linux", "goarch": "amd64", "cpus": 2, "cpu_model": "AMD EPYC", "go_version": "go1.26.8"},
+  "started_at": "2026-11-28T10:06:35Z", "duration_s": 20,
+  "params": {"peers": 0, "rps": 50000, "alpha": 3, "beta": 1, "k": 20, "mix": "0/100/0", "seed": 1},
+  "ops": {"find_node": {"count": 271000, "latency_ms": {"p50": 9.344, "p95": 20.224, "p99": 27.392, "max": 45.955}, "codes": {"ok": 270990, "busy": 10}}},
+  "achieved_rps": 13561.03,
+  "error_budget": {"http_5xx_ratio": 0, "r429_503_ratio": 0, "queue_drop_ratio": 0, "tls_failures_per_min": 0},
+  "cpu": {"avg_pct": 52.5, "us_per_rpc": 38.75},
+  "allocs_per_rpc": 31.25, "peak_rss_mib": 26.6,
+  "notes": ["an operation is one RPC"]
+}`
+
+const svcSwarm = `{
+  "schema_version": 1, "tool": "svc-dht-perf", "version": "(devel)", "git": "0123456789abcdef0123+dirty", "mode": "swarm",
+  "command": "svc-dht-perf --peers 200 --rtt 0s --jitter 0s --loss 0% --mix 0/100/0 --rps 25 --duration 20000ms --json y.json",
+  "machine": {"goos": "linux", "goarch": "amd64", "cpus": 2, "go_version": "go1.26.8"},
+  "started_at": "2026-11-28T10:07:46Z", "duration_s": 19.96,
+  "params": {"peers": 200, "rps": 25, "alpha": 3, "beta": 1, "k": 20, "mix": "0/100/0", "seed": 1, "rtt": "0s", "jitter": "0s", "loss": "0%", "profile": "micronode"},
+  "ops": {"find_node": {"count": 500, "latency_ms": {"p50": 2.144, "p95": 9.6, "p99": 20.736, "max": 55.285}, "codes": {"ok": 500}}},
+  "hops": {"histogram": {"1": 219, "2": 262, "3": 19}, "p50": 2, "p95": 2, "p99": 3},
+  "achieved_rps": 25, "cpu": {"avg_pct": 7.6, "us_per_rpc": 147.4}, "allocs_per_rpc": 58.12,
+  "peak_rss_mib": 208.81, "rss_per_peer_mib": 1.044, "ready_s": {"p50": 2.74, "p95": 3.22}, "rpcs_per_lookup": 20.48,
+  "notes": ["whole swarm ready in 3.36s (first start to last peer ready); 200/200 peers ready"]
+}`
+
+func TestTableWithSvcDHT(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	lib := result.Result{Impl: "libp2p", ImplVersion: "go-libp2p-kad-dht v0.42.2", Mode: result.ModeTarget, RPS: 13041.4,
+		CPUUsPerRPC: 85.34, AllocsPerRPC: 160.7, Inflight: 64, Latency: result.Latency{P50: 3.925, P95: 12.124, P99: 18.43, Max: 61.097},
+		WindowSeconds: 20, ServerRTSize: 32, AnswerNodes: 20, LoadAvg: "1.98 1.79 3.79",
+		Command: "peers rpc-load --impl libp2p --target 127.0.0.1:47101 --inflight 64 --warmup 3s --duration 20s"}
+	libPath := filepath.Join(dir, "rpc-libp2p.json")
+	if err := lib.WriteFile(libPath); err != nil {
+		t.Fatal(err)
+	}
+	target := write("rpc-svc-dht-macronode.json", svcTarget)
+	swarm := write("swarm-svc-dht-200.json", svcSwarm)
+	machine := write("machine.txt", "date: 2026-11-28T09:35:19Z\ncpus: 2\n\nloadavg at end: 1.60 1.89 3.39\n")
+
+	var out, errb bytes.Buffer
+	args := []string{"table", "--machine", machine, "--notes", libPath, "svc-dht macronode=" + target, swarm}
+	if code := run(context.Background(), args, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	want := map[int]string{
+		0: "Run: date: 2026-11-28T09:35:19Z; cpus: 2; loadavg at end: 1.60 1.89 3.39.",
+		2: "Versions: go-libp2p-kad-dht v0.42.2; svc-dht (devel) (git 0123456789ab+dirty).",
+		4: tableHead + " method |",
+		6: "| libp2p | target | 64 in flight | 13041 | 85.3 | 161 | 3.92 | 12.12 | 18.43 | 61.10 | – | – | – | – | – | – | 0 | 1.98/1.79/3.79 | [1] |",
+		7: "| svc-dht macronode | target | 64 in flight, stream/RPC | 13561 | 38.8 | 31 | 9.34 | 20.22 | 27.39 | 45.95 | – | – | – | – | – | – | 10 | – | [2] |",
+		8: "| svc-dht | swarm | 200 nodes | – | – | – | 2.14 | 9.60 | 20.74 | 55.28 | 3.36 | – | 20.5 | – | 1.04 | – | 0 | – | [3] |",
+	}
+	if len(lines) != 15 {
+		t.Fatalf("%d lines:\n%s", len(lines), out.String())
+	}
+	for i, w := range want {
+		if lines[i] != w {
+			t.Errorf("line %d:\n%s\nwant:\n%s", i, lines[i], w)
+		}
+	}
+	for i, w := range []string{
+		"1. peers rpc-load: closed loop, 64 workers with one FIND_NODE in flight each, over 8 QUIC connections",
+		"2. svc-dht-perf --target: the daemon in its own process over QUIC (TLS 1.3), open loop at 50000 RPC/s offered (above capacity",
+		"3. svc-dht-perf swarm: 200 node runtimes (micronode profile, one event loop each) in one process over node/memnet",
+	} {
+		if l := lines[12+i]; !strings.HasPrefix(l, w) {
+			t.Errorf("note %d: %q\nwant prefix %q", i+1, l, w)
+		}
+	}
+	for _, w := range []string{"64-deep queue", "go_memstats_mallocs_total", "per node p50 2.74 s, p95 3.22 s", `as svc-dht-perf notes it: "whole swarm ready in 3.36s (first start to last peer ready); 200/200 peers ready"`, "RTT 0s, jitter 0s, loss 0%", "k 20, alpha 3"} {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("notes lack %q", w)
+		}
+	}
+
+	// A run that reached its offered rate did not measure capacity: the note says so.
+	unsat := write("unsat.json", strings.Replace(svcTarget, `"achieved_rps": 13561.03`, `"achieved_rps": 49990`, 1))
+	out.Reset()
+	if code := run(context.Background(), []string{"table", "--notes", unsat}, &out, &errb); code != 0 || !strings.Contains(out.String(), "NOT saturated") {
+		t.Fatalf("exit %d, unsaturated run not flagged:\n%s", code, out.String())
+	}
+	// Without allocations (the default build), the note says they were not measured.
+	noAllocs := write("micro.json", strings.Replace(svcTarget, `"allocs_per_rpc": 31.25, `, "", 1))
+	out.Reset()
+	if code := run(context.Background(), []string{"table", "--notes", noAllocs}, &out, &errb); code != 0 ||
+		!strings.Contains(out.String(), "| 38.8 | – |") || !strings.Contains(out.String(), "allocations not measured") {
+		t.Fatalf("exit %d, row without allocations:\n%s", code, out.String())
+	}
+
+	bad := map[string]string{
+		"mixed workload": strings.Replace(svcTarget, `"codes": {"ok": 270990, "busy": 10}}}`,
+			`"codes": {"ok": 270990, "busy": 10}}, "provide": {"count": 5, "codes": {"ok": 5}}}`, 1),
+		"no find_node": strings.Replace(svcTarget, `"find_node"`, `"find_value"`, 1),
+		"schema 2":     strings.Replace(svcTarget, `"schema_version": 1`, `"schema_version": 2`, 1),
+		"virtual":      strings.Replace(svcSwarm, `"mode": "swarm"`, `"mode": "virtual"`, 1),
+		"not json":     `{"tool": "svc-dht-perf",`,
+	}
+	for name, body := range bad {
+		p := write("bad.json", body)
+		if code := run(context.Background(), []string{"table", p}, &out, &errb); code != 1 {
+			t.Errorf("%s: exit %d, want 1", name, code)
+		}
+	}
+	for _, args := range [][]string{{"table", "=" + target}, {"table", "label="}, {"table", "--notes"}, {"table", "--bogus", target}} {
+		if code := run(context.Background(), args, &out, &errb); code != 2 {
+			t.Errorf("%q: exit %d, want 2", args, code)
+		}
+	}
+	if code := run(context.Background(), []string{"table", "--machine", filepath.Join(dir, "missing.txt"), target}, &out, &errb); code != 1 {
+		t.Errorf("missing machine file: exit %d, want 1", code)
+	}
+}

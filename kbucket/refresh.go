@@ -8,14 +8,52 @@ import (
 	"math/rand/v2"
 )
 
-// Touch records that bucket i was used (a lookup for a target in its range)
-// at now. Out-of-range indices are ignored.
+// Touch records that bucket was used at now (a lookup for a target in its
+// range; see also NoteExchange): it needs no refresh lookup for a while.
+// Out-of-range indices are ignored. It does not allocate.
 func (t *Table) Touch(bucket int, now int64) {
 	if bucket < 0 || bucket >= NumBuckets {
 		return
 	}
 	t.lastUsed[bucket] = now
 	t.dirtyStats.set(bucket)
+}
+
+// NoteExchange counts a successful exchange at now with id, an entry of
+// the table, as a use of its bucket (Touch) when that bucket is full, and
+// reports whether it did. A full bucket has no room to fill, and its
+// entries can be checked one by one (ping-before-evict when a newcomer
+// arrives, or a ping of an entry silent for a while), so traffic is enough
+// to tell it needs no refresh lookup. A bucket with room is left to its
+// refresh lookups, the only thing that finds the peers it lacks and probes
+// the entries nobody exchanges with (with every exchange counted, the dead
+// entries of such buckets linger in a quiet network). It does not allocate.
+func (t *Table) NoteExchange(id ID, now int64) bool {
+	i := CommonPrefixLen(t.self, id)
+	if i >= NumBuckets || len(t.peersOf(i)) < t.cfg.K {
+		return false
+	}
+	t.Touch(i, now)
+	return true
+}
+
+// BucketLen returns the number of entries of bucket i (0 when i is out of
+// range).
+func (t *Table) BucketLen(i int) int {
+	if i < 0 || i >= NumBuckets {
+		return 0
+	}
+	return len(t.peersOf(i))
+}
+
+// LeastRecentlySeen returns the entry of bucket i heard from least
+// recently (the one ping-before-evict would ask), and false when the
+// bucket is empty or i is out of range.
+func (t *Table) LeastRecentlySeen(i int) (Peer, bool) {
+	if i < 0 || i >= NumBuckets || len(t.peersOf(i)) == 0 {
+		return Peer{}, false
+	}
+	return t.b[i].peers[0], true
 }
 
 // PopulatableBuckets returns how many buckets can be populated in a network
@@ -42,6 +80,39 @@ func (t *Table) StaleBuckets(now int64, interval int64, networkSizeEstimate int)
 		}
 	}
 	return out
+}
+
+// StalestBuckets appends to dst, oldest first (ties: lower index first), at
+// most limit of the buckets StaleBuckets would return: the populatable
+// buckets (at networkSizeEstimate) not used for at least interval
+// nanoseconds. A caller that refreshes a few of them per check spreads the
+// refreshes instead of firing them all at once, stalest first. It does not
+// allocate when dst has room for limit more entries.
+func (t *Table) StalestBuckets(dst []int, now, interval int64, networkSizeEstimate, limit int) []int {
+	base := len(dst)
+	for i := range PopulatableBuckets(networkSizeEstimate) {
+		if now-t.lastUsed[i] < interval {
+			continue
+		}
+		// Insertion into dst[base:], kept oldest first and at most limit
+		// long; populatable buckets are few (about log2 of the network
+		// size), so this beats sorting.
+		n := len(dst) - base
+		j := n
+		for j > 0 && t.lastUsed[dst[base+j-1]] > t.lastUsed[i] {
+			j--
+		}
+		if j >= limit {
+			continue
+		}
+		if n < limit {
+			dst = append(dst, 0)
+			n++
+		}
+		copy(dst[base+j+1:base+n], dst[base+j:base+n-1])
+		dst[base+j] = i
+	}
+	return dst
 }
 
 // RandomIDInBucket returns a uniformly random ID whose common-prefix length

@@ -76,7 +76,7 @@ func (c *Core) SetTunables(now time.Time, t Tunables) ([]Action, error) {
 	c.store.maxPerKey, c.store.maxPerPub, c.store.maxTotal = t.StoreMaxPerKey, t.StoreMaxPerPublisher, t.StoreMaxTotal
 	ns := now.UnixNano()
 	if c.started {
-		if at := ns + int64(t.BucketRefreshInterval); at < c.refreshAt {
+		if at := ns + refreshPeriod(t.BucketRefreshInterval); at < c.refreshAt {
 			c.refreshAt = at
 			c.arm(timerRefresh, at)
 		}

@@ -110,7 +110,7 @@ func TestSetTunables(t *testing.T) {
 	c := newTestCore(t, randID(r), &cfg)
 	seedFrom(c, nw, r, 40)
 	h := newHarness(t, c)
-	h.take(c.Start(epoch))
+	h.take(c.Start(epoch)) // the first refresh check comes 30-33.75 s later
 	before := c.Tunables()
 	if before != cfg.Tunables() {
 		t.Fatalf("Tunables %+v, want the config's %+v", before, cfg.Tunables())
@@ -142,15 +142,16 @@ func TestSetTunables(t *testing.T) {
 	if c.Tunables() != next {
 		t.Fatalf("Tunables %+v after set, want %+v", c.Tunables(), next)
 	}
-	// The shorter refresh interval pulls the next refresh check in.
+	// The shorter refresh interval pulls the next refresh check in, to
+	// one check period of the new interval.
 	var refreshAt time.Time
 	for _, a := range acts {
 		if a.Kind == ActArmTimer && a.Timer == timerRefresh {
 			refreshAt = a.Deadline
 		}
 	}
-	if !refreshAt.Equal(h.now.Add(10 * time.Second)) {
-		t.Fatalf("refresh re-armed at %v, want now+10s", refreshAt)
+	if !refreshAt.Equal(h.now.Add(10 * time.Second / refreshChecks)) {
+		t.Fatalf("refresh re-armed at %v, want now+%v", refreshAt, 10*time.Second/refreshChecks)
 	}
 	// New lookups use the new alpha.
 	_, acts, err = c.FindNode(h.now, randID(r))

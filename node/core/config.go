@@ -38,7 +38,9 @@ type Config struct {
 
 	// Routing table maintenance (SPEC §4). Buckets not used for
 	// BucketRefreshInterval are refreshed by a lookup of a random ID in their
-	// range (only buckets populatable at the estimated network size).
+	// range (only buckets populatable at the estimated network size); the
+	// core checks for them every BucketRefreshInterval/8 and refreshes a few
+	// per check (see the package documentation).
 	BucketRefreshInterval time.Duration // default 30s, range 10s-120s
 
 	// Providers (SPEC §6).

@@ -31,6 +31,7 @@ const (
 	probeStore                       // PROVIDE to one of the k closest
 	probeEvict                       // ping-before-evict
 	probePing                        // a caller's Ping
+	probeCheck                       // liveness check of a full bucket's silent entry
 )
 
 // probe is one outstanding outbound RPC.
@@ -61,7 +62,8 @@ type publication struct {
 // Deps are the collaborators of a core.
 type Deps struct {
 	// Rand is the core's only source of randomness (bucket-refresh
-	// targets). Required: the core never touches the global generator.
+	// targets, the phase of the refresh checks). Required: the core never
+	// touches the global generator.
 	Rand *rand.Rand
 	// Resolver maps observed IPs to ASNs for the routing table's diversity
 	// rules (kbucket/asndb). Optional: without it, prefixes stand in.
@@ -94,7 +96,7 @@ type Core struct {
 	freeProbes  []*probe
 	freeOps     []*operation
 	ops         int                    // running operations
-	evicting    map[kbucket.ID]ProbeID // pending ping-before-evict probes
+	evicting    map[kbucket.ID]ProbeID // pending pings of table entries (ping-before-evict, silent checks)
 	store       providerStore
 	values      valueStore
 	limits      limiter
@@ -103,6 +105,7 @@ type Core struct {
 	started     bool
 	sweepAt     int64   // next sweep, unix ns
 	refreshAt   int64   // next bucket-refresh check
+	refreshBuf  []int   // stale buckets picked by a refresh check
 	republishAt int64   // armed republish deadline, 0 when none
 	sizeEst     float64 // running network-size estimate from lookup densities
 }
@@ -126,18 +129,19 @@ func New(self kbucket.ID, cfg Config, deps Deps) (*Core, error) {
 		return nil, fmt.Errorf("core: routing table: %w", err)
 	}
 	c := &Core{
-		cfg:      cfg,
-		self:     self,
-		selfInfo: wire.NodeInfo{ID: self, Addrs: cfg.Addrs},
-		table:    t,
-		rng:      deps.Rand,
-		verifier: deps.Verifier,
-		signer:   deps.Signer,
-		out:      make([]Action, 0, 32),
-		peerBuf:  make([]kbucket.Peer, 0, cfg.K+1),
-		probes:   make(map[ProbeID]*probe),
-		evicting: make(map[kbucket.ID]ProbeID),
-		store:    newProviderStore(&cfg),
+		cfg:        cfg,
+		self:       self,
+		selfInfo:   wire.NodeInfo{ID: self, Addrs: cfg.Addrs},
+		table:      t,
+		rng:        deps.Rand,
+		verifier:   deps.Verifier,
+		signer:     deps.Signer,
+		out:        make([]Action, 0, 32),
+		peerBuf:    make([]kbucket.Peer, 0, cfg.K+1),
+		refreshBuf: make([]int, 0, kbucket.NumBuckets/refreshChecks),
+		probes:     make(map[ProbeID]*probe),
+		evicting:   make(map[kbucket.ID]ProbeID),
+		store:      newProviderStore(&cfg),
 		values: valueStore{
 			maxValue: cfg.StoreMaxValueBytes,
 			maxTotal: cfg.StoreMaxTotalBytes,
@@ -176,8 +180,12 @@ func (c *Core) LocalProviders(now time.Time, key kbucket.ID) []wire.ProviderReco
 	return c.store.get(key, now.UnixNano(), nil)
 }
 
-// Start arms the periodic timers (expiry sweep, bucket refresh). Call it
-// once, before or after Bootstrap.
+// Start arms the periodic timers (expiry sweep, bucket-refresh checks).
+// Call it once, before or after Bootstrap. The first bucket-refresh check
+// comes one BucketRefreshInterval after Start plus a random phase of less
+// than one check period (drawn from Deps.Rand), so that nodes started
+// together do not check in step; until then the refresh that follows
+// Bootstrap fills the table.
 func (c *Core) Start(now time.Time) []Action {
 	c.out = c.out[:0]
 	if c.started {
@@ -186,7 +194,7 @@ func (c *Core) Start(now time.Time) []Action {
 	c.started = true
 	ns := now.UnixNano()
 	c.sweepAt = ns + int64(c.cfg.SweepInterval)
-	c.refreshAt = ns + int64(c.cfg.BucketRefreshInterval)
+	c.refreshAt = ns + int64(c.cfg.BucketRefreshInterval) + c.rng.Int64N(refreshPeriod(c.cfg.BucketRefreshInterval))
 	c.arm(timerSweep, c.sweepAt)
 	c.arm(timerRefresh, c.refreshAt)
 	return c.out
@@ -336,6 +344,7 @@ func (c *Core) HandleResponse(now time.Time, id ProbeID, observed netip.AddrPort
 		delete(c.evicting, p.peer.ID)
 		_, promoted := c.table.PingResult(p.peer.ID, true, ns)
 		c.notePromoted(promoted)
+		c.table.NoteExchange(p.peer.ID, ns) // an entry of that (full) bucket answered
 	case probeLookup:
 		c.lookupAnswered(p, resp, ns)
 	case probeStore:
@@ -344,6 +353,9 @@ func (c *Core) HandleResponse(now time.Time, id ProbeID, observed netip.AddrPort
 	case probePing:
 		c.seen(p.peer, ns)
 		c.pingDone(p, resp.Code, ns)
+	case probeCheck:
+		delete(c.evicting, p.peer.ID)
+		c.seen(p.peer, ns)
 	}
 	c.releaseProbe(p)
 	return c.out
@@ -390,8 +402,8 @@ func (c *Core) HandleTimer(now time.Time, id TimerID) []Action {
 		}
 	case timerRefresh:
 		if c.started && ns >= c.refreshAt {
-			c.refreshBuckets(ns)
-			c.refreshAt = ns + int64(c.cfg.BucketRefreshInterval)
+			c.refreshStale(ns)
+			c.refreshAt = ns + refreshPeriod(c.cfg.BucketRefreshInterval)
 			c.arm(timerRefresh, c.refreshAt)
 		}
 	case timerRepublish:
@@ -401,14 +413,18 @@ func (c *Core) HandleTimer(now time.Time, id TimerID) []Action {
 }
 
 // seen records a successful exchange with p and starts a ping-before-evict
-// probe when the table asks for one.
+// probe when the table asks for one. An exchange that leaves p in a full
+// bucket counts as a use of that bucket (kbucket.Table.NoteExchange): it
+// needs no refresh lookup for a while.
 func (c *Core) seen(p kbucket.Peer, ns int64) {
 	r := c.table.Seen(p, ns)
 	switch r.Outcome {
 	case kbucket.Added:
 		c.stats.RouteAdded++
+		c.table.NoteExchange(p.ID, ns)
 	case kbucket.Updated:
 		c.stats.RouteUpdated++
+		c.table.NoteExchange(p.ID, ns)
 	case kbucket.Cached:
 		c.stats.RouteCached++
 	case kbucket.Rejected:
@@ -466,6 +482,11 @@ func (c *Core) probeFailed(p *probe, ns int64) {
 			c.stats.RouteEvicted++
 		}
 		c.pingDone(p, wire.CodeTimeout, ns)
+	case probeCheck:
+		delete(c.evicting, p.peer.ID)
+		if c.table.Failed(p.peer.ID, ns) {
+			c.stats.RouteEvicted++
+		}
 	}
 }
 

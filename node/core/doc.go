@@ -117,11 +117,28 @@
 // unless that entry was heard from within EvictPingMinAge: then it is known
 // alive and stays without a probe (this stops ping cascades, where each
 // eviction ping, itself an inbound request from a possibly unknown peer,
-// would trigger another one). Every
-// BucketRefreshInterval, buckets unused for that long that can be populated
-// at the estimated network size are refreshed by a FIND_NODE of a random ID
-// in their range; a bootstrap refreshes them all as soon as its self-lookup
-// ends.
+// would trigger another one).
+//
+// Bucket refresh (SPEC §4): buckets not used for BucketRefreshInterval that
+// can be populated at the estimated network size are refreshed by a
+// FIND_NODE of a random ID in their range. A bucket is used by a lookup
+// whose target lies in its range and, when the bucket is full, by any
+// successful exchange with one of its entries (kbucket.Table.NoteExchange):
+// a full bucket has no room to fill, so in a busy network its refreshes
+// become rare. Its entries are checked one by one instead: besides
+// ping-before-evict, each refresh check PINGs the least-recently-seen
+// entry of full buckets when it has been silent for the interval (an
+// answer refreshes it, FailThreshold failures evict it). A bucket with
+// room is used only by lookups: its refresh is what finds the peers it
+// lacks and probes the entries nobody talks to. Refreshes are spread
+// rather than fired in waves: the core checks every
+// BucketRefreshInterval/8, starting one interval after Start plus a random
+// phase of less than a check period (from Deps.Rand, so deterministic
+// under a seed), and each check refreshes only the stalest ceil(P/8) of
+// the P populatable buckets (and pings at most as many silent entries),
+// which still refreshes every stale bucket within one interval. A
+// bootstrap, as soon as its self-lookup ends, refreshes every populatable
+// bucket at once: that is how a new node fills its table.
 //
 // Inbound requests pass a global and a per-peer rate limit (GCRA, one int64
 // of state per peer, at most MaxTrackedPeers peers) before any work; over

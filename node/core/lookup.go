@@ -79,7 +79,9 @@ func (c *Core) FindValue(now time.Time, key kbucket.ID) (LookupID, []Action, err
 
 // Bootstrap joins the network: a lookup of the node's own ID that asks the
 // seeds (and whatever the table already holds). When it finishes, every
-// stale populatable bucket is refreshed at once.
+// bucket populatable at the estimated network size is refreshed at once
+// (that is how a new node fills its table), whether or not the self-lookup
+// already exchanged with some of its peers.
 func (c *Core) Bootstrap(now time.Time, seeds []kbucket.Peer) (LookupID, []Action, error) {
 	return c.startLookup(now, wire.OpFindNode, PurposeBootstrap, c.self, seeds)
 }
@@ -617,25 +619,97 @@ func (c *Core) done(o *operation, closest []kbucket.Peer, hops int, err error, n
 	c.ops--
 	c.freeOps = append(c.freeOps, o)
 	if bootstrap && c.table.Len() > 0 {
-		c.refreshBuckets(ns)
+		for b := range kbucket.PopulatableBuckets(c.NetworkSizeEstimate()) {
+			if !c.refreshBucket(b, ns) {
+				break
+			}
+		}
 	}
 }
 
-// refreshBuckets starts a lookup of a random ID in every bucket unused for
-// BucketRefreshInterval that can be populated at the estimated network size.
-func (c *Core) refreshBuckets(ns int64) {
+// refreshChecks is how many bucket-refresh checks a node makes per
+// BucketRefreshInterval.
+const refreshChecks = 8
+
+// refreshPeriod is the time between two bucket-refresh checks.
+func refreshPeriod(interval time.Duration) int64 {
+	return int64(interval) / refreshChecks
+}
+
+// refreshStale is one periodic bucket-refresh check: of the buckets that
+// can be populated at the estimated network size and were not used for
+// BucketRefreshInterval, it refreshes the stalest ceil(P/refreshChecks) (P
+// populatable buckets). Over the refreshChecks checks of an interval that
+// is enough to refresh every bucket once, so a bucket waits less than one
+// interval after it goes stale, and the refreshes of a node whose buckets
+// all went stale together (after its join) come spread over the interval
+// rather than in one burst. It then checks up to as many silent entries
+// of full buckets (checkSilent).
+func (c *Core) refreshStale(ns int64) {
 	if c.table.Len() == 0 {
 		return
 	}
 	est := c.NetworkSizeEstimate()
-	for _, b := range c.table.StaleBuckets(ns, int64(c.cfg.BucketRefreshInterval), est) {
-		target := kbucket.RandomIDInBucket(c.self, b, c.rng)
-		o, err := c.newOp(wire.OpFindNode, PurposeRefresh, target, ns)
-		if err != nil {
+	pop := kbucket.PopulatableBuckets(est)
+	limit := (pop + refreshChecks - 1) / refreshChecks
+	c.refreshBuf = c.table.StalestBuckets(c.refreshBuf[:0], ns, int64(c.cfg.BucketRefreshInterval), est, limit)
+	for _, b := range c.refreshBuf {
+		if !c.refreshBucket(b, ns) {
 			return // at the lookup cap: the next check catches up
 		}
-		c.runLookup(o, nil, ns)
 	}
+	c.checkSilent(ns, pop, limit)
+}
+
+// checkSilent pings up to limit entries, stalest first: the
+// least-recently-seen entry of each full bucket among the first pop, when
+// it has been silent for BucketRefreshInterval. Traffic keeps a full
+// bucket in use (kbucket.Table.NoteExchange) without telling whether its
+// silent entries are still alive; one PING tells for the price of one RPC
+// instead of a refresh lookup's dozen or more. An answer refreshes the
+// entry (and counts as a use of the bucket); a failure counts towards its
+// eviction (kbucket Config.FailThreshold), so a dead entry goes after that
+// many checks, and the bucket's replacement cache fills its place.
+func (c *Core) checkSilent(ns int64, pop, limit int) {
+	interval := int64(c.cfg.BucketRefreshInterval)
+	for range limit {
+		var cand kbucket.Peer
+		found := false
+		for b := range pop {
+			p, ok := c.table.LeastRecentlySeen(b)
+			if !ok || c.table.BucketLen(b) < c.cfg.K || ns-p.LastSeen < interval {
+				continue
+			}
+			if _, pending := c.evicting[p.ID]; pending {
+				continue
+			}
+			if !found || p.LastSeen < cand.LastSeen {
+				cand, found = p, true
+			}
+		}
+		if !found {
+			return
+		}
+		c.stats.SilentChecks++
+		pr := c.newProbe(probeCheck, nil, cand, ns)
+		c.evicting[cand.ID] = pr.id
+		c.send(pr, Request{Op: wire.OpPing})
+		c.arm(timerTimeout|TimerID(pr.id), ns+int64(c.cfg.RPCTimeout))
+	}
+}
+
+// refreshBucket starts a FIND_NODE lookup of a random ID in bucket b (the
+// lookup marks the bucket used). It reports false at the lookup cap, when
+// the next check has to catch up.
+func (c *Core) refreshBucket(b int, ns int64) bool {
+	target := kbucket.RandomIDInBucket(c.self, b, c.rng)
+	o, err := c.newOp(wire.OpFindNode, PurposeRefresh, target, ns)
+	if err != nil {
+		return false
+	}
+	c.stats.Refreshes++
+	c.runLookup(o, nil, ns)
+	return true
 }
 
 // noteDensity folds the network size implied by a complete lookup result

@@ -641,9 +641,11 @@ func TestBootstrapAndRefresh(t *testing.T) {
 	if fill := c.Table().BucketFillPct(len(nw.ids)); fill < 0.9 {
 		t.Fatalf("bucket fill %.2f after bootstrap", fill)
 	}
-	// The refresh timer refreshes buckets unused for the interval.
+	// The refresh checks (the first one comes an interval after Start,
+	// plus a phase of less than a check period) refresh buckets unused for
+	// the interval.
 	h.results = nil
-	h.now = epoch.Add(c.cfg.BucketRefreshInterval + time.Second)
+	h.now = epoch.Add(c.cfg.BucketRefreshInterval + c.cfg.BucketRefreshInterval/refreshChecks)
 	h.fireDue()
 	if len(h.sends) == 0 {
 		t.Fatal("no refresh after bucket_refresh_interval")

@@ -159,6 +159,8 @@ type Stats struct {
 	EvictSkipped   uint64 // ping-before-evict skipped: the entry was heard from within EvictPingMinAge
 	LookupsStarted uint64
 	LookupsFailed  uint64
+	Refreshes      uint64 // bucket-refresh lookups started (after a join and periodic)
+	SilentChecks   uint64 // pings of full buckets' entries silent for a refresh interval
 	RecordsStored  uint64 // provider_records_total{state}
 	RecordsRefused uint64
 	RecordsExpired uint64

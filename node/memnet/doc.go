@@ -12,10 +12,13 @@
 // pair of endpoints has a fixed base RTT in [RTTMin, RTTMax] derived from a
 // hash of the pair and the seed. Every message (request or response) takes
 // half of its link's RTT plus a uniform jitter in [0, Jitter), and is lost
-// with probability Loss. A lost message is never delivered: the caller waits
-// until its context ends (the RPC timeout) and gets a timeout, as a probe to
-// an unreachable peer does. QUIC would retransmit a lost packet instead; the
-// protocol's hedged probes are what a lost message exercises here.
+// with probability Loss. By default a lost message is never delivered: the
+// caller waits until its context ends (the RPC timeout) and gets a timeout,
+// as a probe to an unreachable peer does, which exercises the protocol's
+// hedged probes. With Config.Retransmit a lost message is late instead, as
+// over QUIC, whose streams are reliable: the sender retransmits it after
+// its probe timeout (the link's RTT, twice the jitter, and QUIC's 25 ms
+// ACK delay; RFC 9002 §6.2), drawn for loss again with a doubled timeout.
 //
 // The random draws are deterministic: the jitter and loss of the n-th
 // message an endpoint sends are a pure function of the seed, the endpoint's
@@ -28,7 +31,8 @@
 //
 // memnet starts no goroutine of its own. An RPC runs entirely on the
 // goroutine of the caller's Call: it waits the request's one-way delay on a
-// timer, runs the callee's handler (which for a runtime node queues the
+// timer (one per Call, reused for the response's trip), runs
+// the callee's handler (which for a runtime node queues the
 // request to the node's event loops and waits for the answer, as the QUIC
 // transport's stream goroutine does), waits the response's one-way delay on
 // a timer and returns. The number of goroutines is therefore the callers'

@@ -21,6 +21,13 @@ import (
 const (
 	DefaultMaxInbound = 1024
 	DefaultRPCTimeout = 1500 * time.Millisecond
+	// MaxAckDelay is the peer's ACK delay in the probe timeout of a
+	// retransmission (Config.Retransmit): quic-go's max_ack_delay, the
+	// QUIC default (RFC 9000 §18.2).
+	MaxAckDelay = 25 * time.Millisecond
+	// maxAttempts bounds the transmissions of one message with
+	// Config.Retransmit (the caller's context ends the wait long before).
+	maxAttempts = 16
 	// Port is the port of every endpoint's address.
 	Port = 4433
 )
@@ -42,6 +49,14 @@ type Config struct {
 	Jitter time.Duration
 	// Loss is the probability that a message is lost, in [0, 1).
 	Loss float64
+	// Retransmit makes a lost message late instead of gone, as QUIC's
+	// loss recovery makes it: the sender retransmits it after its probe
+	// timeout, PTO = link RTT + max(2·Jitter, 1ms) + MaxAckDelay (RFC 9002
+	// §6.2, with the RTT variation of the link's jitter), and the
+	// retransmission is lost again with probability Loss, each attempt
+	// doubling the PTO. False: a lost message is never delivered and the
+	// caller waits until its context ends (a blackholed RPC).
+	Retransmit bool
 	// FrameMax is the frame cap (frame_max) in bytes; 0 means wire.FrameMax.
 	FrameMax int
 	// MaxInbound caps the requests an endpoint serves at a time; 0 means
@@ -89,7 +104,7 @@ type Stats struct {
 	Calls     uint64 // Call invocations
 	Delivered uint64 // requests given to a handler
 	Answered  uint64 // responses delivered to their caller
-	Lost      uint64 // messages lost (requests and responses)
+	Lost      uint64 // transmissions lost (requests and responses; with Retransmit, each lost attempt)
 	Oversize  uint64 // frames over FrameMax (answered or refused with 1413)
 	Refused   uint64 // requests refused: MaxInbound reached, draining or closed
 	NoRoute   uint64 // calls to an address or NodeID no endpoint has
@@ -101,6 +116,7 @@ type Network struct {
 
 	mu     sync.RWMutex
 	byAddr map[netip.AddrPort]*Endpoint
+	byText map[string]*Endpoint // by Addrs()[0], "quic://ip:port": no parsing on the common path
 	byID   map[kbucket.ID]*Endpoint
 	ips    map[netip.Addr]bool // every address handed out, closed endpoints' too
 	next   uint32
@@ -116,6 +132,7 @@ func New(cfg Config) (*Network, error) {
 	return &Network{
 		cfg:    cfg,
 		byAddr: make(map[netip.AddrPort]*Endpoint),
+		byText: make(map[string]*Endpoint),
 		byID:   make(map[kbucket.ID]*Endpoint),
 		ips:    make(map[netip.Addr]bool),
 	}, nil
@@ -137,6 +154,7 @@ type Endpoint struct {
 	id   kbucket.ID
 	idx  uint32
 	addr netip.AddrPort
+	text string // "quic://ip:port"
 	h    transport.Handler
 	sent atomic.Uint64 // messages sent (requests and responses): the draw sequence
 	done chan struct{} // closed by Close
@@ -172,8 +190,10 @@ func (n *Network) Listen(id *identity.Identity, h transport.Handler) (*Endpoint,
 	}
 	n.ips[ip] = true
 	e := &Endpoint{net: n, id: id.ID(), idx: idx, addr: netip.AddrPortFrom(ip, Port), h: h, done: make(chan struct{})}
+	e.text = transport.Scheme + e.addr.String()
 	e.pool.New = func() any { b := make([]byte, 0, wire.FrameBufSize); return &b }
 	n.byAddr[e.addr] = e
+	n.byText[e.text] = e
 	n.byID[e.id] = e
 	return e, nil
 }
@@ -197,7 +217,7 @@ func (e *Endpoint) ID() kbucket.ID { return e.id }
 func (e *Endpoint) Addr() netip.AddrPort { return e.addr }
 
 // Addrs returns the endpoint's address as "quic://ip:port".
-func (e *Endpoint) Addrs() []string { return []string{transport.Scheme + e.addr.String()} }
+func (e *Endpoint) Addrs() []string { return []string{e.text} }
 
 // resolve finds the endpoint addr (or, when addr is empty, expect) names.
 func (n *Network) resolve(addr string, expect *kbucket.ID) (*Endpoint, error) {
@@ -211,6 +231,9 @@ func (n *Network) resolve(addr string, expect *kbucket.ID) (*Endpoint, error) {
 			return e, nil
 		}
 		return nil, fmt.Errorf("no endpoint for node %s", expect.Short())
+	}
+	if e, ok := n.byText[addr]; ok {
+		return e, nil
 	}
 	rest, ok := strings.CutPrefix(addr, transport.Scheme)
 	if !ok {
@@ -266,7 +289,13 @@ func (e *Endpoint) Call(ctx context.Context, addr string, expect *kbucket.ID, re
 	}
 
 	// The request's trip.
-	if err := e.travel(ctx, to); err != nil {
+	var t *time.Timer // one timer for both trips
+	defer func() {
+		if t != nil {
+			t.Stop()
+		}
+	}()
+	if err := e.travel(ctx, to, &t); err != nil {
 		return fail(err)
 	}
 	bp := to.pool.Get().(*[]byte)
@@ -284,7 +313,7 @@ func (e *Endpoint) Call(ctx context.Context, addr string, expect *kbucket.ID, re
 		n.oversize.Add(1)
 		return fail(fmt.Errorf("read response: frame of %d bytes over %d: %w", len(resp)-4, n.cfg.FrameMax, wire.ErrFrameTooLarge))
 	}
-	if err := to.travel(ctx, e); err != nil {
+	if err := to.travel(ctx, e, &t); err != nil {
 		return fail(err)
 	}
 	n.answered.Add(1)
@@ -292,12 +321,11 @@ func (e *Endpoint) Call(ctx context.Context, addr string, expect *kbucket.ID, re
 }
 
 // travel waits the one-way delay of the next message from e to to, or
-// until ctx ends when the message is lost.
-func (e *Endpoint) travel(ctx context.Context, to *Endpoint) error {
-	n := e.net
-	d, lost := n.draw(e.idx, to.idx, e.sent.Add(1))
-	if lost {
-		n.lost.Add(1)
+// until ctx ends when the message is lost (without Retransmit). *t is the
+// caller's timer, made on first use and reused.
+func (e *Endpoint) travel(ctx context.Context, to *Endpoint, t **time.Timer) error {
+	d, delivered := e.net.trip(e.idx, to.idx, &e.sent)
+	if !delivered {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -308,16 +336,48 @@ func (e *Endpoint) travel(ctx context.Context, to *Endpoint) error {
 	if d <= 0 {
 		return ctx.Err()
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
+	if *t == nil {
+		*t = time.NewTimer(d)
+	} else {
+		(*t).Reset(d)
+	}
 	select {
-	case <-t.C:
+	case <-(*t).C:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-e.done:
 		return ErrClosed
 	}
+}
+
+// trip draws the fate of one message from endpoint from to endpoint to,
+// taking its draws from the sender's sequence seq: the time until it
+// arrives, or false when it is lost for good. With Retransmit a lost
+// transmission adds its probe timeout (doubling each time) and is drawn
+// again.
+func (n *Network) trip(from, to uint32, seq *atomic.Uint64) (time.Duration, bool) {
+	var late time.Duration
+	pto := n.pto(from, to)
+	for range maxAttempts {
+		d, lost := n.draw(from, to, seq.Add(1))
+		if !lost {
+			return late + d, true
+		}
+		n.lost.Add(1)
+		if !n.cfg.Retransmit {
+			return 0, false
+		}
+		late += pto
+		pto *= 2
+	}
+	return 0, false
+}
+
+// pto is the probe timeout of the link between from and to: its RTT plus
+// its variation plus the peer's ACK delay.
+func (n *Network) pto(from, to uint32) time.Duration {
+	return n.linkRTT(from, to) + max(2*n.cfg.Jitter, time.Millisecond) + MaxAckDelay
 }
 
 // draw returns the one-way delay of the seq-th message sent by endpoint
@@ -445,6 +505,7 @@ func (e *Endpoint) Close() error {
 	n := e.net
 	n.mu.Lock()
 	delete(n.byAddr, e.addr)
+	delete(n.byText, e.text)
 	delete(n.byID, e.id)
 	n.mu.Unlock()
 	if ch != nil {

@@ -293,3 +293,89 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestRetransmitTrip checks the fate of messages with Retransmit against the
+// draws it is made of: a message is delivered after the PTOs of its lost
+// attempts (doubling) plus the one-way delay of the attempt that got
+// through, and each attempt takes one draw of the sender's sequence.
+func TestRetransmitTrip(t *testing.T) {
+	cfg := Config{Seed: 8, RTTMin: time.Millisecond, RTTMax: 3 * time.Millisecond, Jitter: time.Millisecond, Loss: 0.4, Retransmit: true}
+	n, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := New(cfg) // draws without side effects on n's counters
+	var seq, refSeq atomic.Uint64
+	late := 0
+	for msg := range 2000 {
+		from, to := uint32(msg%5), uint32(5+msg%3)
+		got, ok := n.trip(from, to, &seq)
+		if !ok {
+			t.Fatalf("message %d lost for good with Retransmit", msg)
+		}
+		var want time.Duration
+		pto := ref.linkRTT(from, to) + 2*cfg.Jitter + MaxAckDelay
+		attempts := 0
+		for {
+			attempts++
+			d, lost := ref.draw(from, to, refSeq.Add(1))
+			if !lost {
+				want += d
+				break
+			}
+			want += pto
+			pto *= 2
+		}
+		if got != want {
+			t.Fatalf("message %d: delay %v, want %v (%d attempts)", msg, got, want, attempts)
+		}
+		if attempts > 1 {
+			late++
+			if got < ref.linkRTT(from, to)+MaxAckDelay {
+				t.Fatalf("message %d: %d attempts but only %v late", msg, attempts, got)
+			}
+		}
+	}
+	if seq.Load() != refSeq.Load() {
+		t.Errorf("sequence advanced %d, want %d (one draw per attempt)", seq.Load(), refSeq.Load())
+	}
+	if frac := float64(late) / 2000; frac < 0.35 || frac > 0.45 {
+		t.Errorf("%.3f of messages needed a retransmission, want about 0.4", frac)
+	}
+	if st := n.Stats(); st.Lost != seq.Load()-2000 {
+		t.Errorf("lost %d, want %d (attempts minus messages)", st.Lost, seq.Load()-2000)
+	}
+
+	// Without Retransmit the first loss is final.
+	cfg.Retransmit = false
+	b, _ := New(cfg)
+	var bs atomic.Uint64
+	lostForGood := 0
+	for range 2000 {
+		if _, ok := b.trip(1, 2, &bs); !ok {
+			lostForGood++
+		}
+	}
+	if bs.Load() != 2000 || lostForGood < 700 || lostForGood > 900 {
+		t.Errorf("blackhole: %d draws, %d lost, want 2000 draws and about 800 lost", bs.Load(), lostForGood)
+	}
+}
+
+// TestRetransmitCall runs calls over a link that loses most transmissions:
+// with Retransmit every call is answered, without it they time out.
+func TestRetransmitCall(t *testing.T) {
+	n, _ := New(Config{Seed: 6, Loss: 0.5, Retransmit: true})
+	var h echo
+	a := attach(t, n, 1, nil)
+	b := attach(t, n, 2, h.serve)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // not the 1.5 s default: retransmissions take a while
+	defer cancel()
+	for i := range 8 {
+		if _, _, err := a.Call(ctx, b.Addrs()[0], nil, pingFrame(t, uint64(i+1)), nil); err != nil {
+			t.Fatalf("call %d with Retransmit: %v", i, err)
+		}
+	}
+	if st := n.Stats(); st.Answered != 8 || st.Lost == 0 {
+		t.Errorf("stats %+v: want 8 answered and some transmissions lost", st)
+	}
+}

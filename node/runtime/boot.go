@@ -126,6 +126,17 @@ func nextSeedDial(st []seeds.SeedStatus, now time.Time) time.Duration {
 	return best
 }
 
+// Bootstrapped reports whether the node's join is done: its bootstrap
+// lookup finished, or it is the first node of its network. It is a cheap
+// lock-free read, for embedders that pace joins (the performance harness);
+// readiness (ReadyStatus) may follow later, once the buckets fill.
+func (n *Node) Bootstrapped() bool {
+	if n.state.Load() != stateRunning {
+		return false
+	}
+	return n.runner.FirstNode() || n.ready.Load().bootDone
+}
+
 // Ready reports whether the node is ready, and what is missing if not.
 func (n *Node) Ready() (bool, []string) {
 	st := n.ReadyStatus()

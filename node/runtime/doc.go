@@ -17,9 +17,10 @@
 // is the only caller of the core. Everything reaches it through channels —
 // inbound requests, probe outcomes, calls from the API, the seeds and the
 // persistence code — and its timers come from one time.Timer armed for
-// the head of a min-heap (the core's ActArmTimer, plus a one-second
-// housekeeping tick: readiness, the published table snapshot, bootstrap
-// retries, periodic snapshot saves). No lock guards the core, so
+// the head of a min-heap (the core's ActArmTimer, the retry of a failed
+// bootstrap, plus a housekeeping tick, every second unless
+// Options.HousekeepingInterval says otherwise: readiness, the published
+// table snapshot, bootstrap retries, periodic snapshot saves). No lock guards the core, so
 // HandleRequest is never on a lock-contention path.
 //
 // The work around each request is done elsewhere, in parallel:
@@ -43,7 +44,8 @@
 //     the owner's inbound channel needs no more room than the loop count
 //     and a stalled owner backs up into the queues (and so into 1501), never
 //     into unbounded memory.
-//   - Probes: each ActSend runs in a goroutine of its own that encodes the
+//   - Probes: each ActSend runs in a goroutine of its own (or one that
+//     Options.Go provides, such as a shared GoPool's) that encodes the
 //     request (fresh corr_id, ts, HEDGE flag), calls the peer with
 //     transport.Call (its NodeID expected, rpc_timeout), decodes and checks
 //     the answer (a response, same opcode, same corr_id) and verifies the
@@ -83,15 +85,15 @@
 // NodeID checked by the TLS handshake. The time from Options.ProcessStart
 // to the first dial is exported as dht_boot_first_dial_seconds and logged
 // (first_dial, field first_dial_ms). An answering seed enters the routing
-// table and the first one starts the core's bootstrap lookup (retried
-// every few seconds if it fails).
+// table and the first one starts the core's bootstrap lookup (if it fails,
+// retried after half a second, then every five seconds).
 //
 // ReadyStatus (and /readyz) says ready when bootstrap.required seeds
 // answered, the bootstrap lookup finished, and then
 // bootstrap.ready_bucket_fill_pct of the buckets populatable at the
 // estimated network size are non-empty (kbucket.Table.BucketFillPct at
-// core.NetworkSizeEstimate, refreshed every second and after each
-// bootstrap). Otherwise it lists what is missing ("seeds: 0/1 answered",
+// core.NetworkSizeEstimate, refreshed every housekeeping tick, after the
+// bootstrap, and until the node is ready after each lookup it ran). Otherwise it lists what is missing ("seeds: 0/1 answered",
 // "bootstrap: self-lookup not finished", "buckets: 12% < 50%") with a
 // retry_after. A node without seeds is the first node of its network: it is
 // ready at once and says so (first_node).

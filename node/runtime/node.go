@@ -82,6 +82,7 @@ type Node struct {
 	bootRunning bool
 	bootDone    bool
 	bootTried   int64 // unix ns of the last bootstrap start
+	bootFails   int   // failed bootstrap lookups
 	nextSave    int64
 	lastStats   core.Stats
 	wasReady    bool
@@ -157,6 +158,9 @@ func New(cfg *config.Config, opts Options) (*Node, error) {
 	}
 	if opts.SnapshotInterval <= 0 {
 		opts.SnapshotInterval = DefaultSnapshotInterval
+	}
+	if opts.HousekeepingInterval <= 0 {
+		opts.HousekeepingInterval = DefaultHousekeepingInterval
 	}
 	n := &Node{
 		cfg:       cfg,
@@ -442,7 +446,7 @@ func (n *Node) Start(ctx context.Context) error {
 	n.nextSave = now.Add(n.opts.SnapshotInterval).UnixNano()
 	n.applyTunables(now)
 	n.do(n.core.Start(now))
-	n.pushTimer(now.Add(tickInterval).UnixNano(), timerTick, 0)
+	n.pushTimer(now.Add(n.opts.HousekeepingInterval).UnixNano(), timerTick, 0)
 	n.rearm(now)
 	n.publish(now)
 

@@ -59,6 +59,23 @@ type Options struct {
 	// SnapshotInterval is the period of snapshot saves without amnesia;
 	// zero means DefaultSnapshotInterval.
 	SnapshotInterval time.Duration
+	// HousekeepingInterval is the period of the owner's housekeeping: the
+	// readiness inputs and the routing-table snapshot that metrics and
+	// readiness checks read are republished, and a failed bootstrap is
+	// retried, this often (they are also republished when the bootstrap
+	// ends). Zero means DefaultHousekeepingInterval, the daemon's. An
+	// embedder running thousands of nodes in one process (the performance
+	// harness's swarm) sets it longer, since each tick costs every node a
+	// table snapshot and a network-size estimate.
+	HousekeepingInterval time.Duration
+	// Go, when set, runs each outbound probe (one RPC of a lookup, from
+	// encode to the answer's decode) instead of a new goroutine per probe.
+	// It must run f concurrently with its caller, and promptly. An
+	// embedder running many nodes in one process (the performance
+	// harness's swarm) passes a pool of goroutines shared by its nodes,
+	// whose stacks have already grown to what a probe needs. Nil starts a
+	// goroutine per probe, the daemon's behaviour.
+	Go func(f func())
 	// NewTransport, when set, builds the node's transport instead of the
 	// QUIC one on listen_addr (the in-memory network of the performance
 	// harness, node/memnet): it gets the node's identity and the handler

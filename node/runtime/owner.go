@@ -12,18 +12,26 @@ import (
 	"github.com/svc-dht/svc-dht/wire"
 )
 
-// tickInterval is the period of the owner's housekeeping: readiness,
-// the published table snapshot, bootstrap retries, snapshot saves.
-const tickInterval = time.Second
+// DefaultHousekeepingInterval is the period of the owner's housekeeping
+// (Options.HousekeepingInterval): readiness, the published table snapshot,
+// bootstrap retries, snapshot saves.
+const DefaultHousekeepingInterval = time.Second
 
 // bootRetry is the least time between two bootstrap lookups of a node
-// whose previous bootstrap failed.
-const bootRetry = 5 * time.Second
+// whose previous bootstrap failed; the first retry comes after
+// bootRetryFirst: a lookup that failed after answers (out of hop budget in
+// a network growing under it, say) has filled the table, and a second one
+// usually succeeds at once.
+const (
+	bootRetry      = 5 * time.Second
+	bootRetryFirst = 500 * time.Millisecond
+)
 
 // Timer kinds of the owner's heap.
 const (
 	timerCore uint8 = iota + 1 // a core.TimerID
 	timerTick                  // the runtime's housekeeping
+	timerBoot                  // retry of a failed bootstrap
 )
 
 // timerEntry is one armed timer.
@@ -105,9 +113,11 @@ func (n *Node) fireTimers() {
 		switch e.kind {
 		case timerCore:
 			n.do(n.core.HandleTimer(now, e.id))
+		case timerBoot:
+			n.retryBootstrap(now)
 		case timerTick:
 			n.tick(now)
-			n.pushTimer(ns+int64(tickInterval), timerTick, 0)
+			n.pushTimer(ns+int64(n.opts.HousekeepingInterval), timerTick, 0)
 		}
 	}
 	n.rearm(now)
@@ -155,7 +165,14 @@ func (n *Node) opDone(r *core.Result) {
 				slog.Int("peers", n.core.Table().Len()), slog.Int("rpcs", r.RPCs))
 		} else {
 			n.log.Warn("bootstrap_failed", logx.Err(r.Err), logx.Latency(r.Latency()))
+			n.bootFails++
+			n.pushTimer(n.bootTried+int64(n.bootRetryDelay()), timerBoot, 0)
 		}
+		n.publish(r.Finished)
+	} else if !n.wasReady {
+		// Lookups (a join's bucket refreshes above all) fill the buckets
+		// readiness counts: until ready, publish as each one ends rather
+		// than at the next housekeeping tick.
 		n.publish(r.Finished)
 	}
 }
@@ -172,18 +189,34 @@ func (n *Node) startBootstrap(now time.Time, via []kbucket.Peer) {
 	n.do(acts)
 }
 
-// tick is the owner's housekeeping, every tickInterval.
+// tick is the owner's housekeeping, every Options.HousekeepingInterval.
 func (n *Node) tick(now time.Time) {
 	ns := now.UnixNano()
-	if !n.bootDone && !n.bootRunning && !n.runner.FirstNode() && n.core.Table().Len() > 0 &&
-		n.runner.Satisfied(int(n.required.Load())) && ns-n.bootTried >= int64(bootRetry) {
-		n.startBootstrap(now, nil)
-	}
+	n.retryBootstrap(now)
 	n.publish(now)
 	if !n.cfg.Amnesia.Enabled && ns >= n.nextSave {
 		n.nextSave = ns + int64(n.opts.SnapshotInterval)
 		n.saveAsync()
 	}
+}
+
+// retryBootstrap starts the bootstrap lookup again when the last one
+// failed at least bootRetryDelay ago (a timer at that time, and every
+// housekeeping tick, call it).
+func (n *Node) retryBootstrap(now time.Time) {
+	if !n.bootDone && !n.bootRunning && !n.runner.FirstNode() && n.core.Table().Len() > 0 &&
+		n.runner.Satisfied(int(n.required.Load())) && now.UnixNano()-n.bootTried >= int64(n.bootRetryDelay()) {
+		n.startBootstrap(now, nil)
+	}
+}
+
+// bootRetryDelay is how long after a failed bootstrap the next one may
+// start.
+func (n *Node) bootRetryDelay() time.Duration {
+	if n.bootFails <= 1 {
+		return bootRetryFirst
+	}
+	return bootRetry
 }
 
 // readyState is what the owner publishes for readiness checks from other

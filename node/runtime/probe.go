@@ -27,13 +27,14 @@ type probeResult struct {
 	verified bool // verrs is set
 }
 
-// startProbe runs the core's ActSend in a goroutine of its own, under a
-// context that ActCancel (a hedged loser, a timed-out probe) ends.
+// startProbe runs the core's ActSend in a goroutine of its own (or through
+// Options.Go), under a context that ActCancel (a hedged loser, a timed-out
+// probe) ends.
 func (n *Node) startProbe(id core.ProbeID, peer kbucket.Peer, req core.Request) {
 	ctx, cancel := context.WithTimeout(n.probeCtx, time.Duration(n.rpcTimeout.Load()))
 	n.probes[id] = cancel
 	n.wg.Add(1)
-	go func() {
+	run := func() {
 		defer n.wg.Done()
 		r := new(probeResult)
 		n.rpc(ctx, dialAddr(peer), &peer.ID, &req, r)
@@ -42,7 +43,12 @@ func (n *Node) startProbe(id core.ProbeID, peer kbucket.Peer, req core.Request) 
 		case n.results <- r:
 		case <-n.ownerDone:
 		}
-	}()
+	}
+	if n.opts.Go != nil {
+		n.opts.Go(run)
+		return
+	}
+	go run()
 }
 
 // dialAddr picks the address to reach peer at: its first advertised

@@ -120,7 +120,14 @@ func compare(base, act *perfresult.Result, lim limits) report {
 		rep.rows = append(rep.rows, relative(op+" p95 (ms)", 2, field(b, p95), field(a, p95), gateRise, lim.p95Pct))
 		info = append(info, row{metric: op + " p99 (ms)", prec: 2, base: field(b, p99), act: field(a, p99)})
 	}
-	if len(info) == 0 {
+	// Cold start (exec → first seed dial): its p95 is gated like a
+	// latency, its p50 shown.
+	if base.ColdStartMS != nil || act.ColdStartMS != nil {
+		coldP95 := func(c *perfresult.ColdStart) float64 { return c.P95 }
+		coldP50 := func(c *perfresult.ColdStart) float64 { return c.P50 }
+		rep.rows = append(rep.rows, relative("cold start p95 (ms)", 2, field(base.ColdStartMS, coldP95), field(act.ColdStartMS, coldP95), gateRise, lim.p95Pct))
+		info = append(info, row{metric: "cold start p50 (ms)", prec: 2, base: field(base.ColdStartMS, coldP50), act: field(act.ColdStartMS, coldP50)})
+	} else if len(info) == 0 {
 		rep.rows = append(rep.rows, relative("lookup p95 (ms)", 2, nil, nil, gateRise, lim.p95Pct))
 	}
 

@@ -392,6 +392,39 @@ func TestMissingMetrics(t *testing.T) {
 	}
 }
 
+// TestColdStartGate compares two cold-start results: the p95 is gated like
+// a latency (a rise of exactly --fail-p95 passes), the p50 shown, and no
+// "lookup p95" placeholder appears for a mode without lookups.
+func TestColdStartGate(t *testing.T) {
+	cold := func(p95 float64) *perfresult.Result {
+		r := result()
+		r.Mode = perfresult.ModeColdStart
+		r.Ops, r.Hops, r.AchievedRPS, r.CPU, r.AllocsPerRPC, r.ReadyS = nil, nil, nil, nil, nil, nil
+		r.ColdStartMS = &perfresult.ColdStart{Starts: 20, Min: 10, P50: 15, P95: p95, Max: max(p95, 30)}
+		if err := r.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	for _, c := range []struct {
+		p95     float64
+		verdict verdict
+	}{{22, verdictOK}, {22.001, verdictFail}, {16, verdictOK}} {
+		rep := compare(cold(20), cold(c.p95), defaultLimits())
+		if got := findRow(t, rep, "cold start p95 (ms)").verdict; got != c.verdict {
+			t.Errorf("p95 20 → %v: %s, want %s", c.p95, got.text(), c.verdict.text())
+		}
+		if r := findRow(t, rep, "cold start p50 (ms)"); r.verdict != verdictInfo || r.base == nil || *r.base != 15 {
+			t.Errorf("cold start p50 row %+v", r)
+		}
+		for _, r := range rep.rows {
+			if r.metric == "lookup p95 (ms)" {
+				t.Errorf("placeholder row %q in a cold-start comparison", r.metric)
+			}
+		}
+	}
+}
+
 func TestDifferences(t *testing.T) {
 	base, act := result(), result()
 	act.Params.Seed = 99 // other seeds are alike runs

@@ -42,6 +42,7 @@ type options struct {
 	jitter   time.Duration
 	loss     float64
 	lossText string
+	lossMdl  string // swarm mode: quic (retransmitted) or blackhole
 	lookups  int
 	cpuProf  string
 	memProf  string
@@ -58,6 +59,14 @@ type options struct {
 	srvPID   int
 	srvMet   string
 	progress bool
+
+	fill      int  // target mode: identities that contact the target before the measurement
+	fillConns bool // target mode: the fill peers keep their connections to the target open
+
+	coldStart int      // cold-start mode: measured starts (0: another mode)
+	warmup    int      // cold-start mode: unmeasured starts first
+	exec      string   // cold-start mode: the daemon binary
+	execArgs  []string // cold-start mode: extra daemon arguments (after --)
 }
 
 const usage = `usage: svc-dht-perf [flags]
@@ -68,6 +77,12 @@ The svc-dht performance harness (PERFORMANCE.md §2.2). Three modes:
   (default)                  a real-time in-process swarm of --peers real node runtimes over
                              an in-memory network with injected RTT, jitter and loss
   --target quic://host:port  a load generator against one running daemon over real QUIC
+
+and a fourth that measures the daemon's start:
+
+  --cold-start N --exec PATH [-- DAEMON-ARGS...]
+                             start the daemon PATH N times; each time, from exec to the
+                             first QUIC datagram at its only seed (a local UDP socket)
 
 A progress line goes to stderr every second; the summary to stdout; --json FILE
 writes the result (cmd/internal/perfresult schema) for cmd/perf-compare.
@@ -96,6 +111,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.rttText, "rtt", "1ms-3ms", "per-link base round-trip time range, MIN-MAX (or one duration)")
 	fs.DurationVar(&o.jitter, "jitter", time.Millisecond, "largest extra one-way delay per message")
 	fs.StringVar(&o.lossText, "loss", "0.1%", "per-message loss probability, e.g. 0.1%")
+	fs.StringVar(&o.lossMdl, "loss-model", "quic", "swarm mode: what a lost message becomes: quic (retransmitted after the link's QUIC probe timeout, as the real transport does) or blackhole (never arrives; the caller's timeout and hedging deal with it)")
 	fs.IntVar(&o.lookups, "lookups", 0, "virtual mode: number of operations (0: rps × duration)")
 	fs.StringVar(&o.cpuProf, "cpuprofile", "", "write a CPU profile of the harness process to `FILE`")
 	fs.StringVar(&o.memProf, "memprofile", "", "write a heap profile of the harness process to `FILE` at the end")
@@ -112,10 +128,17 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.srvPID, "server-pid", 0, "target mode: PID of the daemon, for its CPU per RPC and RSS (/proc/PID)")
 	fs.StringVar(&o.srvMet, "server-metrics", "", "target mode: the daemon's metrics `URL`, for allocations per RPC (macronode)")
 	fs.BoolVar(&o.progress, "progress", true, "print a progress line on stderr every second")
+	fs.BoolVar(&o.fillConns, "fill-conns", false, "target mode: the --fill peers keep their connections to the target open (by default each closes it after its contact, as an idle one would be)")
+	fs.IntVar(&o.fill, "fill", 0, "target mode: this many extra identities, spread over the target's buckets (at most --k each), contact it once before the measurement and answer its probes: a full routing table")
+	fs.IntVar(&o.coldStart, "cold-start", 0, "cold-start mode: start the daemon --exec this many times and time exec → first seed dial")
+	fs.IntVar(&o.warmup, "warmup", 1, "cold-start mode: unmeasured starts before the measured ones")
+	fs.StringVar(&o.exec, "exec", "", "cold-start mode: the svc-dht daemon binary to start (arguments after -- are passed to it)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	if fs.NArg() > 0 {
+	if o.coldStart > 0 && dashDash(args, fs.Args()) {
+		o.execArgs = fs.Args()
+	} else if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	var err error
@@ -127,6 +150,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.loss, err = parsePercent(o.lossText); err != nil {
 		return nil, fmt.Errorf("--loss: %w", err)
+	}
+	if o.lossMdl != "quic" && o.lossMdl != "blackhole" {
+		return nil, fmt.Errorf("--loss-model %q: want quic or blackhole", o.lossMdl)
 	}
 	if o.loss >= 1 {
 		return nil, fmt.Errorf("--loss %s: must be below 100%%", o.lossText)
@@ -169,6 +195,20 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("--profile %q: want micronode or macronode", o.profile)
 	case (o.srvPID != 0 || o.srvMet != "") && o.target == "":
 		return nil, errors.New("--server-pid and --server-metrics need --target")
+	case o.fill < 0 || o.fill > 4096:
+		return nil, fmt.Errorf("--fill %d: want 0-4096", o.fill)
+	case o.fill > 0 && o.target == "":
+		return nil, errors.New("--fill needs --target")
+	case o.fillConns && o.fill == 0:
+		return nil, errors.New("--fill-conns needs --fill N")
+	case o.coldStart < 0 || o.warmup < 0:
+		return nil, fmt.Errorf("--cold-start %d, --warmup %d: must not be negative", o.coldStart, o.warmup)
+	case o.coldStart > 0 && (o.virtual || o.target != ""):
+		return nil, errors.New("--cold-start excludes --virtual and --target")
+	case o.coldStart > 0 && o.exec == "":
+		return nil, errors.New("--cold-start needs --exec PATH, the daemon binary")
+	case o.coldStart == 0 && o.exec != "":
+		return nil, errors.New("--exec needs --cold-start N")
 	}
 	if o.target != "" && !strings.Contains(o.target, "quic://") {
 		return nil, fmt.Errorf("--target %q: want quic://host:port", o.target)
@@ -183,6 +223,13 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		o.lookups = int(min(float64(o.rps)*o.duration.Seconds(), math.MaxInt32))
 	}
 	return o, nil
+}
+
+// dashDash reports whether the arguments left after flag parsing, rest,
+// follow a "--" in args (and are not a stray positional argument).
+func dashDash(args, rest []string) bool {
+	i := len(args) - len(rest) - 1
+	return i >= 0 && args[i] == "--"
 }
 
 // parseMix parses "60/35/5": whole percentages of FIND_VALUE, FIND_NODE and

@@ -140,10 +140,28 @@ func TestParseFlags(t *testing.T) {
 		"--oracle maybe --virtual",
 		"--profile tiny",
 		"extra",
+		"--cold-start 3",
+		"--exec ./svc-dht",
+		"--cold-start -1 --exec ./svc-dht",
+		"--cold-start 3 --exec ./svc-dht --virtual",
+		"--cold-start 3 --exec ./svc-dht --target quic://127.0.0.1:1",
+		"--cold-start 3 --exec ./svc-dht stray",
+		"--fill 10",
+		"--fill -1 --target quic://127.0.0.1:1",
+		"--fill-conns --target quic://127.0.0.1:1",
 	} {
 		if _, err := parseFlags(strings.Fields(bad), io.Discard); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
+	}
+	o, err = parseFlags(strings.Fields("--cold-start 20 --exec ./svc-dht --profile macronode -- --pq.hybrid_kex=false --log.level warn"), io.Discard)
+	if err != nil || o.coldStart != 20 || o.exec != "./svc-dht" || o.warmup != 1 || o.profile != "macronode" ||
+		strings.Join(o.execArgs, " ") != "--pq.hybrid_kex=false --log.level warn" {
+		t.Errorf("cold start: %+v %v", o, err)
+	}
+	o, err = parseFlags(strings.Fields("--target quic://127.0.0.1:1 --fill 200 --fill-conns"), io.Discard)
+	if err != nil || o.fill != 200 || !o.fillConns {
+		t.Errorf("fill: %+v %v", o, err)
 	}
 	if _, err := parseFlags([]string{"--help"}, io.Discard); !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("--help: %v", err)

@@ -85,26 +85,32 @@ func procRSS(pid int) (rss, peak int64, err error) {
 // without samples is an error when required, else 0 (a counter that has
 // not been incremented yet).
 func metricSum(ctx context.Context, client *http.Client, url, name string, required bool) (float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0, fmt.Errorf("server metrics: %w", err)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("server metrics: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("server metrics: %s: %s", url, resp.Status)
-	}
-	v, found, err := scanSum(resp.Body, name)
+	v, found, err := metricSample(ctx, client, url, name)
 	if err != nil {
 		return 0, err
 	}
 	if !found && required {
-		return 0, fmt.Errorf("server metrics: no sample %s at %s (the micronode build exports no Go runtime metrics; run the daemon built with -tags macronode)", name, url)
+		return 0, fmt.Errorf("server metrics: no sample %s at %s", name, url)
 	}
 	return v, nil
+}
+
+// metricSample fetches a Prometheus text exposition from url and returns
+// the sum of the samples of family name and whether there was any.
+func metricSample(ctx context.Context, client *http.Client, url, name string) (float64, bool, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, false, fmt.Errorf("server metrics: %w", err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, false, fmt.Errorf("server metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, false, fmt.Errorf("server metrics: %s: %s", url, resp.Status)
+	}
+	return scanSum(resp.Body, name)
 }
 
 // scanSum sums the samples of family name in a Prometheus text exposition

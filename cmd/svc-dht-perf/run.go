@@ -52,6 +52,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	res := newResult(o, args)
 	switch {
+	case o.coldStart > 0:
+		err = runColdStart(ctx, o, res, stderr)
 	case o.virtual:
 		err = runVirtual(ctx, o, res, stderr)
 	case o.target != "":
@@ -198,6 +200,9 @@ func summary(w io.Writer, r *perfresult.Result) {
 	pf("rss/peer", r.RSSPerPeerMiB, " MiB")
 	if rd := r.ReadyS; rd != nil {
 		fmt.Fprintf(w, "  time to ready p50 %.2fs p95 %.2fs\n", rd.P50, rd.P95)
+	}
+	if c := r.ColdStartMS; c != nil {
+		fmt.Fprintf(w, "  cold start (exec → first seed dial) over %d starts: min %.2fms p50 %.2fms p95 %.2fms max %.2fms\n", c.Starts, c.Min, c.P50, c.P95, c.Max)
 	}
 	if e := r.ErrorBudget; e != nil {
 		fmt.Fprintf(w, "  error budget: 429|503 %.5f  queue drops %.5f\n", e.R429503Ratio, e.QueueDropRatio)

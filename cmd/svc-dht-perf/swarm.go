@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	goruntime "runtime"
 	"slices"
 	"strings"
@@ -16,18 +15,7 @@ import (
 	"github.com/svc-dht/svc-dht/cmd/internal/perfresult"
 	"github.com/svc-dht/svc-dht/kbucket"
 	"github.com/svc-dht/svc-dht/node/api"
-	"github.com/svc-dht/svc-dht/node/config"
-	"github.com/svc-dht/svc-dht/node/identity"
-	"github.com/svc-dht/svc-dht/node/logx"
-	"github.com/svc-dht/svc-dht/node/memnet"
-	"github.com/svc-dht/svc-dht/node/runtime"
-	"github.com/svc-dht/svc-dht/node/transport"
 )
-
-// swarmSeeds is how many of the first peers act as seeds: peer 0 is the
-// first node of the network, peers 1 and 2 join through the ones before
-// them, every other peer gets all three (bootstrap.required 1).
-const swarmSeeds = 3
 
 // keyRing keeps the most recently provided keys for FIND_VALUE to look up.
 type keyRing struct {
@@ -69,98 +57,7 @@ func randomID(r uint64) kbucket.ID {
 	return id
 }
 
-// swarm is a running in-process network.
-type swarm struct {
-	net    *memnet.Network
-	nodes  []*runtime.Node
-	starts []time.Time
-}
-
-// swarmConfig is the configuration of peer i, seeded by seedList.
-func swarmConfig(o *options, seedList []string) (*config.Config, error) {
-	cfg, err := config.Defaults(config.Profile(o.profile))
-	if err != nil {
-		return nil, fmt.Errorf("swarm config: %w", err)
-	}
-	cfg.K, cfg.Alpha, cfg.Beta = o.k, o.alpha, o.beta
-	cfg.EventLoops = 1
-	cfg.Amnesia.Enabled = true
-	cfg.DataDir, cfg.KeyFile = "", ""
-	cfg.Bootstrap.UseDefaultSeeds = false
-	cfg.Bootstrap.Seeds = seedList
-	cfg.Bootstrap.Required = min(1, len(seedList))
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("swarm config: %w", err)
-	}
-	return cfg, nil
-}
-
-// startSwarm builds the network and starts o.peers nodes on it.
-func startSwarm(ctx context.Context, o *options, stderr io.Writer) (*swarm, error) {
-	level, err := logx.ParseLevel(o.logLevel)
-	if err != nil {
-		return nil, fmt.Errorf("--log-level: %w", err)
-	}
-	log, err := logx.New(stderr, logx.Options{Level: level})
-	if err != nil {
-		return nil, fmt.Errorf("swarm: %w", err)
-	}
-	base, err := swarmConfig(o, nil)
-	if err != nil {
-		return nil, err
-	}
-	net, err := memnet.New(memnet.Config{Seed: o.seed, RTTMin: o.rttMin, RTTMax: o.rttMax, Jitter: o.jitter,
-		Loss: o.loss, FrameMax: int(base.FrameMax), RPCTimeout: base.RPCTimeout})
-	if err != nil {
-		return nil, fmt.Errorf("swarm: %w", err)
-	}
-	newTransport := func(id *identity.Identity, h transport.Handler) (runtime.Transport, error) {
-		e, err := net.Listen(id, h)
-		if err != nil {
-			return nil, err
-		}
-		return e, nil
-	}
-	sw := &swarm{net: net, nodes: make([]*runtime.Node, 0, o.peers), starts: make([]time.Time, 0, o.peers)}
-	var seedList []string
-	lastProgress := time.Now()
-	for i := range o.peers {
-		if now := time.Now(); o.progress && now.Sub(lastProgress) >= time.Second {
-			lastProgress = now
-			fmt.Fprintf(stderr, "svc-dht-perf: starting peers: %d/%d\n", i, o.peers)
-		}
-		var ent [32]byte
-		binary.LittleEndian.PutUint64(ent[:], o.seed)
-		binary.LittleEndian.PutUint64(ent[8:], uint64(i))
-		entropy := rand.NewChaCha8(ent)
-		id, err := identity.Generate(entropy, base.PQ.DualSign)
-		if err != nil {
-			return sw, fmt.Errorf("swarm: peer %d: %w", i, err)
-		}
-		cfg, err := swarmConfig(o, seedList)
-		if err != nil {
-			return sw, err
-		}
-		n, err := runtime.New(cfg, runtime.Options{
-			Logger: log.With("peer", i), Identity: id, Entropy: entropy,
-			Rand: rand.New(rand.NewPCG(o.seed, uint64(i))), DisableOps: true, NewTransport: newTransport,
-		})
-		if err != nil {
-			return sw, fmt.Errorf("swarm: peer %d: %w", i, err)
-		}
-		start := time.Now()
-		if err := n.Start(ctx); err != nil {
-			return sw, fmt.Errorf("swarm: peer %d: %w", i, err)
-		}
-		sw.nodes, sw.starts = append(sw.nodes, n), append(sw.starts, start)
-		if i < swarmSeeds {
-			seedList = append(seedList, n.ID().String()+"@"+n.Addrs()[0])
-		}
-	}
-	return sw, nil
-}
-
-// stop shuts every node down, a few at a time.
+// stop shuts every node down, a few at a time, then the probe pool.
 func (sw *swarm) stop() {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 16)
@@ -176,45 +73,7 @@ func (sw *swarm) stop() {
 		}()
 	}
 	wg.Wait()
-}
-
-// waitReady polls every node until all are ready or timeout passes, and
-// returns each one's time to ready (-1: not ready) and when the last one
-// got ready.
-func (sw *swarm) waitReady(ctx context.Context, timeout time.Duration, stderr io.Writer, verbose bool) ([]time.Duration, time.Time) {
-	readyIn := make([]time.Duration, len(sw.nodes))
-	for i := range readyIn {
-		readyIn[i] = -1
-	}
-	left, last := len(sw.nodes), time.Time{}
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	lastProgress := time.Now()
-	for left > 0 {
-		select {
-		case <-ctx.Done():
-			return readyIn, last
-		case <-deadline.C:
-			return readyIn, last
-		case now := <-tick.C:
-			for i, n := range sw.nodes {
-				if readyIn[i] >= 0 {
-					continue
-				}
-				if ok, _ := n.Ready(); ok {
-					readyIn[i], last = now.Sub(sw.starts[i]), now
-					left--
-				}
-			}
-			if verbose && now.Sub(lastProgress) >= time.Second {
-				lastProgress = now
-				fmt.Fprintf(stderr, "svc-dht-perf: %5.1fs  ready %d/%d peers\n", now.Sub(sw.starts[0]).Seconds(), len(sw.nodes)-left, len(sw.nodes))
-			}
-		}
-	}
-	return readyIn, last
+	sw.pool.Close()
 }
 
 // counters sums the nodes' statistics counters.
@@ -273,11 +132,12 @@ func runSwarm(ctx context.Context, o *options, res *perfresult.Result, stderr io
 		return err
 	}
 	if o.progress {
-		fmt.Fprintf(stderr, "svc-dht-perf: %d peers started in %v\n", len(sw.nodes), time.Since(sw.starts[0]).Round(time.Millisecond))
+		fmt.Fprintf(stderr, "svc-dht-perf: %d peers started and joined in %v (identities generated before, in %v); %d RPCs\n",
+			len(sw.nodes), time.Since(sw.starts[0]).Round(time.Millisecond), sw.keygen.Round(time.Millisecond), sw.net.Stats().Calls)
 	}
-	readyIn, lastReady := sw.waitReady(ctx, o.readyTO, stderr, o.progress)
+	sw.waitReady(ctx, o.readyTO, stderr, o.progress)
 	var ready []float64
-	for _, d := range readyIn {
+	for _, d := range sw.readyIn {
 		if d >= 0 {
 			ready = append(ready, d.Seconds())
 		}
@@ -286,8 +146,9 @@ func runSwarm(ctx context.Context, o *options, res *perfresult.Result, stderr io
 		slices.Sort(ready)
 		q := func(p float64) float64 { return ready[max(int(p*float64(len(ready))+0.999999)-1, 0)] }
 		res.ReadyS = &perfresult.Ready{P50: q(0.50), P95: q(0.95)}
-		res.Notes = append(res.Notes, fmt.Sprintf("whole swarm ready in %.2fs (first start to last peer ready); %d/%d peers ready",
-			lastReady.Sub(sw.starts[0]).Seconds(), len(ready), len(sw.nodes)))
+		res.Notes = append(res.Notes, fmt.Sprintf("whole swarm ready in %.2fs (first start to last peer ready, %v polls); %d/%d peers ready; "+
+			"peers joined %d at a time, each through %d random peers already joined; identities (keys) generated before the first start, in %.2fs; %d joins timed out after %v",
+			sw.last.Sub(sw.starts[0]).Seconds(), readyPoll, len(ready), len(sw.nodes), joinWindow, swarmSeeds, sw.keygen.Seconds(), sw.stalled, joinTimeout))
 	}
 	if len(ready) < len(sw.nodes) {
 		res.Notes = append(res.Notes, fmt.Sprintf("%d peers not ready within --ready-timeout %v; the load ran anyway", len(sw.nodes)-len(ready), o.readyTO))
@@ -387,7 +248,8 @@ func runSwarm(ctx context.Context, o *options, res *perfresult.Result, stderr io
 	}
 	res.ErrorBudget = eb
 	res.Notes = append(res.Notes,
-		fmt.Sprintf("%d in-process node runtimes (%s, one event loop each) over node/memnet; seeds: the first %d peers", len(sw.nodes), o.profile, min(swarmSeeds, len(sw.nodes))),
+		fmt.Sprintf("%d in-process node runtimes (%s, one event loop each, housekeeping every %v, probes on a shared goroutine pool) over node/memnet; %s",
+			len(sw.nodes), o.profile, swarmHousekeeping, lossNote(o.lossMdl)),
 		fmt.Sprintf("latency counts from when an operation was due (open loop, %d workers); %d operations skipped with every worker busy", o.inflight, rec.skipped.Load()),
 		fmt.Sprintf("cpu, allocs and RSS are the whole harness process (all %d peers, both ends of every RPC, the generator); per RPC = per inbound RPC served (%d in the window)", len(sw.nodes), rpcs),
 		"rpcs_per_lookup = probes sent by all peers in the window (background bucket refreshes and PROVIDE stores included) / operations done",
@@ -398,4 +260,12 @@ func runSwarm(ctx context.Context, o *options, res *perfresult.Result, stderr io
 			c1["probes_timed_out"]-c0["probes_timed_out"], c1["hedges_spawned"]-c0["hedges_spawned"], c1["hedges_canceled"]-c0["hedges_canceled"]),
 	)
 	return nil
+}
+
+// lossNote says what --loss-model made of a lost message.
+func lossNote(model string) string {
+	if model == "blackhole" {
+		return "a lost message never arrives (--loss-model blackhole)"
+	}
+	return "a lost message is retransmitted after the link's QUIC probe timeout (memnet Retransmit, --loss-model quic), not dropped"
 }

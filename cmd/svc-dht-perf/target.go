@@ -179,6 +179,13 @@ func runTarget(ctx context.Context, o *options, res *perfresult.Result, stderr i
 		}
 	}
 	httpc := &http.Client{Timeout: 10 * time.Second}
+	var fs *fillSet
+	if o.fill > 0 {
+		if fs, err = g.fillTable(ctx, httpc, res); err != nil {
+			return err
+		}
+		defer fs.close()
+	}
 	var srvCPU0 time.Duration
 	if o.srvPID != 0 {
 		if srvCPU0, err = procCPU(o.srvPID); err != nil {
@@ -186,8 +193,9 @@ func runTarget(ctx context.Context, o *options, res *perfresult.Result, stderr i
 		}
 	}
 	var mallocs0 float64
+	haveAllocs := false
 	if o.srvMet != "" {
-		if mallocs0, err = metricSum(ctx, httpc, o.srvMet, "go_memstats_mallocs_total", true); err != nil {
+		if mallocs0, haveAllocs, err = metricSample(ctx, httpc, o.srvMet, "go_memstats_mallocs_total"); err != nil {
 			return err
 		}
 	}
@@ -242,12 +250,14 @@ func runTarget(ctx context.Context, o *options, res *perfresult.Result, stderr i
 		if answered > 0 {
 			res.CPU.USPerRPC = float64(cpu.Microseconds()) / float64(answered)
 		}
-		if _, peak, err := procRSS(o.srvPID); err == nil {
+		if rss, peak, err := procRSS(o.srvPID); err == nil {
 			res.PeakRSSMiB = perfresult.Ptr(mib(peak))
+			res.Notes = append(res.Notes, fmt.Sprintf("the server's RSS at the end: %.1f MiB (VmRSS)", mib(rss)))
 		}
 		res.Notes = append(res.Notes, fmt.Sprintf("cpu and peak_rss are the server's (pid %d, /proc/PID/stat at %d ticks/s, VmHWM)", o.srvPID, clockTicks))
 	}
-	if o.srvMet != "" {
+	switch {
+	case haveAllocs:
 		m1, err := metricSum(ctx, httpc, o.srvMet, "go_memstats_mallocs_total", true)
 		if err != nil {
 			return err
@@ -256,6 +266,10 @@ func runTarget(ctx context.Context, o *options, res *perfresult.Result, stderr i
 			res.AllocsPerRPC = perfresult.Ptr((m1 - mallocs0) / float64(answered))
 		}
 		res.Notes = append(res.Notes, "allocs_per_rpc: the server's go_memstats_mallocs_total delta (macronode /metrics) per answered RPC")
+	case o.srvMet != "":
+		res.Notes = append(res.Notes, "allocs_per_rpc not measured: the server's /metrics has no go_memstats_mallocs_total (the micronode build exports no Go runtime metrics; build the daemon with -tags macronode)")
+	}
+	if o.srvMet != "" {
 		if dropsErr == nil {
 			if d1, err := metricSum(ctx, httpc, o.srvMet, "queue_dropped_total", false); err == nil && answered > 0 {
 				eb.QueueDropRatio = min((d1-drops0)/float64(answered), 1)
@@ -263,5 +277,71 @@ func runTarget(ctx context.Context, o *options, res *perfresult.Result, stderr i
 		}
 	}
 	res.ErrorBudget = eb
+	if fs != nil {
+		note := fmt.Sprintf("the fill peers answered %d probes of the target during the run (its refresh lookups and eviction pings)", fs.answered())
+		if o.srvMet != "" {
+			if n, err := metricSum(ctx, httpc, o.srvMet, "dht_bucket_occupancy", true); err == nil {
+				note += fmt.Sprintf("; its routing table held %.0f peers at the end", n)
+			}
+		}
+		res.Notes = append(res.Notes, note)
+	}
 	return nil
+}
+
+// fillTable runs --fill: the target's NodeID (pinned, or from a PING), the
+// fill peers' contacts, and a note of the buckets they went to and, with
+// --server-metrics, how many peers the target's table then held.
+func (g *loadgen) fillTable(ctx context.Context, httpc *http.Client, res *perfresult.Result) (*fillSet, error) {
+	var target kbucket.ID
+	if g.expect != nil {
+		target = *g.expect
+	} else {
+		id, err := g.pingID(ctx, g.clients[0].tr)
+		if err != nil {
+			return nil, fmt.Errorf("fill: the target's NodeID: %w", err)
+		}
+		target = id
+	}
+	start := time.Now()
+	fs, err := g.fill(ctx, target)
+	if err != nil {
+		return nil, err
+	}
+	deepest := 0
+	for b := range fs.buckets {
+		deepest = max(deepest, b)
+	}
+	conns := "each then closed its connection and listened again on the same address"
+	if g.o.fillConns {
+		conns = "each kept its connection open (--fill-conns)"
+	}
+	note := fmt.Sprintf("--fill: %d identities (of %d generated) over the target's buckets 0-%d, at most %d each, contacted it in %.1fs before the measurement (%s) and answered its probes throughout",
+		len(fs.peers), fs.tries, deepest, g.o.k, time.Since(start).Seconds(), conns)
+	if g.o.srvMet != "" {
+		// The target publishes its table's metrics periodically (every
+		// second): wait for them to show the fill, within bounds.
+		// An empty table has no dht_bucket_occupancy samples yet: 0.
+		var n float64
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; i < 50; i++ {
+			if n, _, err = metricSample(ctx, httpc, g.o.srvMet, "dht_bucket_occupancy"); err != nil || n >= float64(len(fs.peers)) {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				fs.close()
+				return nil, ctx.Err()
+			case <-tick.C:
+			}
+		}
+		if err == nil {
+			note += fmt.Sprintf("; the target's routing table then held %.0f peers (dht_bucket_occupancy)", n)
+		} else {
+			note += fmt.Sprintf("; table size unknown: %v", err)
+		}
+	}
+	res.Notes = append(res.Notes, note)
+	return fs, nil
 }

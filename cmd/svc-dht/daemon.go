@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 
@@ -14,6 +15,12 @@ import (
 	"github.com/svc-dht/svc-dht/node/logx"
 	"github.com/svc-dht/svc-dht/node/runtime"
 )
+
+// procsDelay is how long after the node started the daemon applies
+// runtime.max_procs. Start-up runs on every CPU: with one thread from the
+// outset, or a GOMAXPROCS change (which stops the world) while the first
+// seed dial is under way, that dial comes measurably later.
+const procsDelay = 200 * time.Millisecond
 
 // readyPoll is how often the daemon checks readiness until the node is
 // ready or bootstrap.timeout passes (the runtime refreshes it every second).
@@ -72,7 +79,7 @@ func runDaemon(ctx context.Context, inv invocation, args []string) int {
 		fmt.Fprintf(inv.stderr, "svc-dht: %v\n", err)
 		return exitBadConfig
 	}
-	n, err := runtime.New(cfg, runtime.Options{Logger: log, ProcessStart: inv.start, Version: vi})
+	n, err := runtime.New(nodeConfig(cfg, inv), runtime.Options{Logger: log, ProcessStart: inv.start, Version: vi})
 	if err != nil {
 		return startFailed(log, err)
 	}
@@ -84,6 +91,49 @@ func runDaemon(ctx context.Context, inv invocation, args []string) int {
 	}
 	d := &daemon{inv: inv, log: log, level: level, node: n, cfg: cfg, src: src}
 	return d.serve(ctx, *strict)
+}
+
+// nodeConfig is the configuration the node runs: cfg, except that with
+// event_loops = 0 and a runtime.max_procs the daemon will apply, the node
+// gets that many event loops (the GOMAXPROCS it will run with) rather than
+// the GOMAXPROCS of the start-up. cfg itself stays what the sources say, so
+// that reloads compare like with like.
+func nodeConfig(cfg *config.Config, inv invocation) *config.Config {
+	if cfg.EventLoops != 0 || cfg.Runtime.MaxProcs <= 0 || inv.maxProcs == nil || hasEnv(inv.environ, "GOMAXPROCS") {
+		return cfg
+	}
+	c := cfg.Clone()
+	c.EventLoops = cfg.Runtime.MaxProcs
+	return c
+}
+
+// hasEnv reports whether environ sets name to a non-empty value.
+func hasEnv(environ []string, name string) bool {
+	for _, kv := range environ {
+		if v, ok := strings.CutPrefix(kv, name+"="); ok && v != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// applyMaxProcs applies runtime.max_procs (want; 0 = Go's default) through
+// set (runtime.GOMAXPROCS; nil: nothing is applied) unless the GOMAXPROCS
+// environment variable is set in environ, which wins as it does for any Go
+// program. It returns GOMAXPROCS as it then is and where it came from
+// ("runtime.max_procs", "GOMAXPROCS" or "default"); "" when set is nil.
+func applyMaxProcs(want int, environ []string, set func(int) int) (int, string) {
+	if set == nil {
+		return 0, ""
+	}
+	if hasEnv(environ, "GOMAXPROCS") {
+		return set(0), "GOMAXPROCS"
+	}
+	if want <= 0 {
+		return set(0), "default"
+	}
+	set(want)
+	return want, "runtime.max_procs"
 }
 
 // startFailed logs why the node did not start and returns its exit code.
@@ -100,8 +150,16 @@ func (d *daemon) serve(ctx context.Context, strict bool) int {
 	poll := time.NewTicker(readyPoll)
 	defer poll.Stop()
 	pollC := poll.C
+	var procsC <-chan time.Time
+	if d.inv.maxProcs != nil {
+		procsC = d.inv.after(procsDelay)
+	}
 	for {
 		select {
+		case <-procsC:
+			procsC = nil
+			procs, from := applyMaxProcs(d.cfg.Runtime.MaxProcs, d.inv.environ, d.inv.maxProcs)
+			d.log.Info("gomaxprocs", slog.Int("gomaxprocs", procs), slog.String("source", from))
 		case <-pollC:
 			if ok, _ := d.node.Ready(); ok {
 				pollC, timeout = nil, nil

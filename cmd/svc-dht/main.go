@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	goruntime "runtime"
 	"syscall"
 	"time"
 
@@ -33,5 +34,7 @@ func main() {
 		signals: sigs,
 		start:   processStart,
 		build:   ops.Build{Version: version, Git: git, BuildTS: buildTS},
+		// The daemon owns the process: it applies runtime.max_procs.
+		maxProcs: goruntime.GOMAXPROCS,
 	}))
 }

@@ -44,6 +44,10 @@ type invocation struct {
 	// now and after are the clock; nil means time.Now and time.After.
 	now   func() time.Time
 	after func(time.Duration) <-chan time.Time
+	// maxProcs sets GOMAXPROCS (runtime.GOMAXPROCS) when the daemon
+	// applies runtime.max_procs; nil leaves the process's setting alone
+	// (tests and other embedders that do not own the process).
+	maxProcs func(int) int
 }
 
 func (inv *invocation) fill() {

@@ -62,6 +62,7 @@ type Config struct {
 	Amnesia   Amnesia   `toml:"amnesia"`
 	Log       Log       `toml:"log"`
 	Store     Store     `toml:"store"`
+	Runtime   Runtime   `toml:"runtime"`
 }
 
 // QueueCap holds the bounded queue depths (queue_cap.*).
@@ -126,6 +127,12 @@ type Log struct {
 // Store holds the feature gate of the STORE operation (store.*).
 type Store struct {
 	Enabled bool `toml:"enabled"`
+}
+
+// Runtime holds the Go runtime settings the daemon applies at start
+// (runtime.*).
+type Runtime struct {
+	MaxProcs int `toml:"max_procs"`
 }
 
 // Defaults returns the defaults of profile p, unvalidated (the micronode

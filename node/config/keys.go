@@ -203,6 +203,10 @@ func keyDefs() []Key {
 
 		{Name: "store.enabled", Default: "false",
 			Desc: "serve STORE (opcode 0x04), feature-gated off by default"},
+
+		{Name: "runtime.max_procs", Default: "1", Macro: "0", Min: "0", Max: "1024",
+			Desc: "GOMAXPROCS of the daemon, set before the node starts (event_loops = 0 follows it): the most OS threads running Go code at once; " +
+				"0 = Go's default (the CPUs available); the GOMAXPROCS environment variable, when set, wins"},
 	}
 }
 
@@ -249,6 +253,7 @@ func buildTable(keys []Key) []Key {
 	envs := map[string]bool{}
 	seenGroup := map[string]bool{}
 	lastGroup := ""
+	scratch := new(Config) // parses bounds and defaults: one allocation, not a few per key
 	for i := range keys {
 		k := &keys[i]
 		k.idx = i
@@ -289,20 +294,20 @@ func buildTable(keys []Key) []Key {
 			panic("config: bounds on non-numeric key " + k.Name)
 		}
 		if k.Min != "" {
-			k.lo, k.hasLo = mustNumber(k, k.Min), true
+			k.lo, k.hasLo = mustNumber(k, k.Min, scratch), true
 		}
 		if k.Max != "" {
-			k.hi, k.hasHi = mustNumber(k, k.Max), true
+			k.hi, k.hasHi = mustNumber(k, k.Max, scratch), true
 		}
 		for j, d := range []string{k.Default, k.Macro} {
 			if j == 1 && d == "" {
 				continue // no macronode override
 			}
-			var c Config
-			if err := k.setText(&c, d); err != nil {
+			*scratch = Config{}
+			if err := k.setText(scratch, d); err != nil {
 				panic("config: bad default of " + k.Name + ": " + err.Error())
 			}
-			if got := k.text(&c); got != d {
+			if got := k.text(scratch); got != d {
 				panic("config: default of " + k.Name + " is not in canonical form: " + d + " vs " + got)
 			}
 		}
@@ -349,12 +354,14 @@ func checkCovered(t reflect.Type, prefix string, names map[string]bool) {
 	}
 }
 
-func mustNumber(k *Key, s string) float64 {
-	var c Config
-	if err := k.setText(&c, s); err != nil {
+// mustNumber parses the bound s of k, using scratch (overwritten) to hold
+// it.
+func mustNumber(k *Key, s string, scratch *Config) float64 {
+	*scratch = Config{}
+	if err := k.setText(scratch, s); err != nil {
 		panic("config: bad bound of " + k.Name + ": " + err.Error())
 	}
-	return k.number(&c)
+	return k.number(scratch)
 }
 
 func (k *Key) value(c *Config) reflect.Value {

@@ -131,11 +131,16 @@ func TestProfileDefaults(t *testing.T) {
 	if micro.MaxConns != 256 || macro.MaxConns != 1024 {
 		t.Errorf("max_conns: micronode %d, macronode %d; want 256, 1024", micro.MaxConns, macro.MaxConns)
 	}
-	// Every key a profile changes is a cap that macronode raises.
+	// runtime.max_procs: micronode runs on one thread, macronode on Go's
+	// default (0, no cap).
+	if micro.Runtime.MaxProcs != 1 || macro.Runtime.MaxProcs != 0 {
+		t.Errorf("runtime.max_procs: micronode %d, macronode %d; want 1, 0", micro.Runtime.MaxProcs, macro.Runtime.MaxProcs)
+	}
+	// Every other key a profile changes is a cap that macronode raises.
 	changed := 0
 	for i := range table {
 		k := &table[i]
-		if k.Macro == "" || k.Name == "profile" || k.Name == "amnesia.enabled" {
+		if k.Macro == "" || k.Name == "profile" || k.Name == "amnesia.enabled" || k.Name == "runtime.max_procs" {
 			continue
 		}
 		changed++

@@ -3,17 +3,19 @@
 #   intra  swarm:  PEERS peers, RTT 1-3 ms, jitter 1 ms, loss 0.1%, mixed 60/35/5
 #   inter  swarm:  PEERS peers, RTT 20-60 ms, jitter 5 ms, loss 0.5%, mixed 60/35/5
 #   virtual:       10,000 simulated peers, churn 10%/h, VLOOKUPS lookups
-#   edge   target: one micronode daemon on loopback at EDGE_RPS RPC/s mixed 60/35/5
-# writes each JSON result to OUTDIR and gates intra, inter and edge with
-# cmd/perf-compare against scripts/perf/baselines/{intra,inter,edge}.json
-# when present.
+#   edge   target: one micronode daemon on loopback at EDGE_RPS RPC/s mixed 60/35/5,
+#                  its routing table filled by EDGE_FILL peers first (--fill)
+#   cold   start:  the daemon started COLD_STARTS times, exec → first seed dial
+# writes each JSON result to OUTDIR and gates intra, inter, edge and cold
+# with cmd/perf-compare against scripts/perf/baselines/{intra,inter,edge,cold}.json
+# when present. The daemon is built with CGO_ENABLED=0, as released.
 #
 # usage: scripts/perf/run.sh [OUTDIR]        (default: a fresh directory under /tmp)
 #
 # Environment (defaults are short, for a quick local check; the baselines'
 # own commands are in scripts/perf/baselines/README.md):
 #   DURATION=20s  PEERS=200  RPS=1000  VLOOKUPS=20000  EDGE_RPS=500  SEED=1
-#   EDGE_PORT=4433  EDGE_OPS=127.0.0.1:9108
+#   EDGE_PORT=4433  EDGE_OPS=127.0.0.1:9108  EDGE_FILL=200  COLD_STARTS=20
 # Exit status: 0 all ran and passed their gates, 1 a run failed or a gate
 # reported a regression.
 set -eu
@@ -31,11 +33,13 @@ EDGE_RPS=${EDGE_RPS:-500}
 SEED=${SEED:-1}
 EDGE_PORT=${EDGE_PORT:-4433}
 EDGE_OPS=${EDGE_OPS:-127.0.0.1:9108}
+EDGE_FILL=${EDGE_FILL:-200}
+COLD_STARTS=${COLD_STARTS:-20}
 
 echo "svc-dht perf suite: results in $out"
 go build -o "$out/svc-dht-perf" ./cmd/svc-dht-perf
 go build -o "$out/perf-compare" ./cmd/perf-compare
-go build -o "$out/svc-dht" ./cmd/svc-dht
+CGO_ENABLED=0 go build -trimpath -o "$out/svc-dht" ./cmd/svc-dht
 perf="$out/svc-dht-perf"
 status=0
 
@@ -67,7 +71,8 @@ for _ in $(seq 1 100); do
 done
 if [ "$ready" = 1 ]; then
 	"$perf" --target "quic://127.0.0.1:$EDGE_PORT" --rps "$EDGE_RPS" --mix 60/35/5 --seed "$SEED" \
-		--duration "$DURATION" --server-pid "$daemon" --json "$out/edge.json" || status=1
+		--duration "$DURATION" --fill "$EDGE_FILL" --server-pid "$daemon" \
+		--server-metrics "http://$EDGE_OPS/metrics" --json "$out/edge.json" || status=1
 else
 	echo "edge: the daemon did not answer /readyz on $EDGE_OPS within 10 s (log: $out/edge-daemon.log)" >&2
 	status=1
@@ -75,8 +80,11 @@ fi
 kill "$daemon" 2> /dev/null || true
 wait "$daemon" 2> /dev/null || true
 
+echo "== cold start: $COLD_STARTS starts of the daemon, exec → first seed dial"
+"$perf" --cold-start "$COLD_STARTS" --exec "$out/svc-dht" --json "$out/cold.json" || status=1
+
 echo "== gates"
-for name in intra inter edge; do
+for name in intra inter edge cold; do
 	base="scripts/perf/baselines/$name.json"
 	if [ ! -f "$base" ]; then
 		echo "$name: no baseline $base: comparison skipped"

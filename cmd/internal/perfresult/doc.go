@@ -7,7 +7,8 @@
 // was measured (per-operation latency quantiles and result codes, the hop
 // histogram, throughput, the error-budget ratios of the performance profile
 // §1, CPU, allocations, memory, time to ready, RPCs per lookup, replicas per
-// PROVIDE).
+// PROVIDE; in the cold-start mode, the time from exec of the daemon to its
+// first seed dial).
 //
 // # Missing versus zero
 //
@@ -20,7 +21,7 @@
 //
 // # Units
 //
-// Latencies are milliseconds, times to ready seconds, memory MiB (2^20
+// Latencies and cold-start times are milliseconds, times to ready seconds, memory MiB (2^20
 // bytes). CPU.AvgPct is the average CPU use of the measured process over the
 // run as a percentage of one core (100 = one core fully busy; up to
 // 100 × cpus), the convention of top(1); the profile's "average across

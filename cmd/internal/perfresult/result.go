@@ -21,11 +21,14 @@ const (
 	ModeSwarm Mode = "swarm"
 	// ModeTarget is a load generator against one running daemon over QUIC.
 	ModeTarget Mode = "target"
+	// ModeColdStart starts a daemon binary again and again and times each
+	// start from exec to its first seed dial (ColdStartMS).
+	ModeColdStart Mode = "cold_start"
 )
 
 // Valid reports whether m is one of the harness modes.
 func (m Mode) Valid() bool {
-	return m == ModeVirtual || m == ModeSwarm || m == ModeTarget
+	return m == ModeVirtual || m == ModeSwarm || m == ModeTarget || m == ModeColdStart
 }
 
 // Operation names used as keys of Result.Ops (the wire opcodes' names).
@@ -96,6 +99,10 @@ type Result struct {
 	// ReplicasPerProvide is the mean number of nodes that stored the record
 	// of one PROVIDE.
 	ReplicasPerProvide *float64 `json:"replicas_per_provide,omitempty"`
+	// ColdStartMS is the distribution over starts of the time from exec of
+	// the daemon to the first datagram of its first seed dial
+	// (ModeColdStart).
+	ColdStartMS *ColdStart `json:"cold_start_ms,omitempty"`
 	// Notes are free-form remarks (what the CPU figure covers, anomalies).
 	Notes []string `json:"notes,omitempty"`
 }
@@ -190,6 +197,16 @@ type CPU struct {
 type Ready struct {
 	P50 float64 `json:"p50"`
 	P95 float64 `json:"p95"`
+}
+
+// ColdStart is the distribution of cold-start times in milliseconds over
+// Starts process starts: minimum, nearest-rank p50 and p95, maximum.
+type ColdStart struct {
+	Starts int     `json:"starts"`
+	Min    float64 `json:"min"`
+	P50    float64 `json:"p50"`
+	P95    float64 `json:"p95"`
+	Max    float64 `json:"max"`
 }
 
 // Ptr returns a pointer to a copy of v, for the optional figures of a

@@ -41,6 +41,7 @@ func full() *Result {
 		ReadyS:             &Ready{P50: 1, P95: 2},
 		RPCsPerLookup:      Ptr(11.0),
 		ReplicasPerProvide: Ptr(19.5),
+		ColdStartMS:        &ColdStart{Starts: 20, Min: 7.5, P50: 9, P95: 12.25, Max: 30},
 		Notes:              []string{"a note"},
 	}
 }
@@ -86,7 +87,7 @@ func TestMissingFiguresAreLeftOut(t *testing.T) {
 		t.Errorf("output does not end in a newline: %q", out)
 	}
 	for _, key := range []string{"ops", "hops", "achieved_rps", "error_budget", "cpu", "allocs_per_rpc",
-		"peak_rss_mib", "rss_per_peer_mib", "ready_s", "rpcs_per_lookup", "replicas_per_provide", "notes", "cpu_model"} {
+		"peak_rss_mib", "rss_per_peer_mib", "ready_s", "rpcs_per_lookup", "replicas_per_provide", "cold_start_ms", "notes", "cpu_model"} {
 		if strings.Contains(out, `"`+key+`"`) {
 			t.Errorf("unmeasured %s written:\n%s", key, out)
 		}
@@ -257,6 +258,9 @@ func TestValidate(t *testing.T) {
 		{"ready order", func(r *Result) { r.ReadyS.P95 = 0.5 }, "ready_s.p95"},
 		{"rpcs per lookup", func(r *Result) { r.RPCsPerLookup = Ptr(-1.0) }, "rpcs_per_lookup"},
 		{"replicas", func(r *Result) { r.ReplicasPerProvide = Ptr(-1.0) }, "replicas_per_provide"},
+		{"cold start starts", func(r *Result) { r.ColdStartMS.Starts = 0 }, "cold_start_ms.starts"},
+		{"cold start order", func(r *Result) { r.ColdStartMS.P50 = 7 }, "cold_start_ms.p50: 7 is below min 7.5"},
+		{"cold start NaN", func(r *Result) { r.ColdStartMS.Max = nan() }, "cold_start_ms.max"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -315,7 +319,7 @@ func TestLocalMachine(t *testing.T) {
 }
 
 func TestModeValid(t *testing.T) {
-	for _, m := range []Mode{ModeVirtual, ModeSwarm, ModeTarget} {
+	for _, m := range []Mode{ModeVirtual, ModeSwarm, ModeTarget, ModeColdStart} {
 		if !m.Valid() {
 			t.Errorf("%q not valid", m)
 		}

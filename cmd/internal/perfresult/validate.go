@@ -27,7 +27,7 @@ func (r *Result) Validate() error {
 		v.addf("tool", "missing")
 	}
 	if !r.Mode.Valid() {
-		v.addf("mode", "%q: want %q, %q or %q", r.Mode, ModeVirtual, ModeSwarm, ModeTarget)
+		v.addf("mode", "%q: want %q, %q, %q or %q", r.Mode, ModeVirtual, ModeSwarm, ModeTarget, ModeColdStart)
 	}
 	if strings.TrimSpace(r.Command) == "" {
 		v.addf("command", "missing: record the command line that produced the result")
@@ -103,6 +103,12 @@ func (r *Result) Validate() error {
 	}
 	v.figure("rpcs_per_lookup", r.RPCsPerLookup)
 	v.figure("replicas_per_provide", r.ReplicasPerProvide)
+	if c := r.ColdStartMS; c != nil {
+		if c.Starts < 1 {
+			v.addf("cold_start_ms.starts", "%d: want at least 1", c.Starts)
+		}
+		v.quantiles("cold_start_ms", []string{"min", "p50", "p95", "max"}, []float64{c.Min, c.P50, c.P95, c.Max})
+	}
 	return v.err()
 }
 

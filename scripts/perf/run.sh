@@ -12,9 +12,9 @@
 #
 # usage: scripts/perf/run.sh [OUTDIR]        (default: a fresh directory under /tmp)
 #
-# Environment (defaults are short, for a quick local check; the baselines'
-# own commands are in scripts/perf/baselines/README.md):
-#   DURATION=20s  PEERS=200  RPS=1000  VLOOKUPS=20000  EDGE_RPS=500  SEED=1
+# Environment (the defaults are the workloads of the committed baselines,
+# scripts/perf/baselines/README.md; the whole suite takes about 5 minutes):
+#   DURATION=30s  PEERS=2000  RPS=100  VLOOKUPS=20000  EDGE_RPS=500  SEED=1
 #   EDGE_PORT=4433  EDGE_OPS=127.0.0.1:9108  EDGE_FILL=200  COLD_STARTS=20
 # Exit status: 0 all ran and passed their gates, 1 a run failed or a gate
 # reported a regression.
@@ -25,9 +25,9 @@ cd "$root"
 out=${1:-$(mktemp -d /tmp/svc-dht-perf.XXXXXX)}
 mkdir -p "$out"
 
-DURATION=${DURATION:-20s}
-PEERS=${PEERS:-200}
-RPS=${RPS:-1000}
+DURATION=${DURATION:-30s}
+PEERS=${PEERS:-2000}
+RPS=${RPS:-100}
 VLOOKUPS=${VLOOKUPS:-20000}
 EDGE_RPS=${EDGE_RPS:-500}
 SEED=${SEED:-1}

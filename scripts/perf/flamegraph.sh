@@ -1,23 +1,29 @@
 #!/bin/sh
 # Captures a CPU profile of one svc-dht daemon under the Silver load
-# (PERFORMANCE.md §4: 2,500 RPC/s mixed 60/35/5) and renders it as an SVG
-# with `go tool pprof -svg`. The daemon is the macronode build, whose ops
-# plane serves /debug/pprof (the micronode build has no pprof endpoint);
+# (PERFORMANCE.md §4: 2,500 RPC/s mixed 60/35/5) and renders it twice: as a
+# flame graph SVG (scripts/perf/flame, a small Go program in its own module:
+# root at the bottom, width = CPU share, svc-dht's own packages in blue,
+# hover a frame for its function, samples and share) and as a pprof call
+# graph SVG (`go tool pprof -svg`). The daemon is the macronode build, whose
+# ops plane serves /debug/pprof (the micronode build has no pprof endpoint);
 # the load comes from svc-dht-perf --target beside it.
 #
 # usage: scripts/perf/flamegraph.sh [OUTDIR]   (default: a fresh directory under /tmp)
 #
 # Environment: RPS=2500  SECONDS_PROFILED=20  PORT=4433  OPS=127.0.0.1:9108  SEED=1
-# Writes OUTDIR/cpu.pb.gz (open with `go tool pprof -http=: OUTDIR/cpu.pb.gz`
-# for an interactive flame graph), OUTDIR/cpu.svg and OUTDIR/load.json.
-# Rendering needs graphviz (dot): installed with apt-get when missing and
-# running as root, otherwise the script says so and stops.
+# Writes OUTDIR/flame.svg (the flame graph; open it in a browser),
+# OUTDIR/stacks.txt (the folded stacks, "a;b;c cpu-ns" lines),
+# OUTDIR/cpu.svg (the call graph), OUTDIR/cpu.pb.gz (the raw profile; also
+# try `go tool pprof -http=: OUTDIR/cpu.pb.gz`) and OUTDIR/load.json.
+# The call graph needs graphviz (dot): installed with apt-get when missing
+# and running as root, otherwise the script says so and stops.
 set -eu
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 out=${1:-$(mktemp -d /tmp/svc-dht-flame.XXXXXX)}
 mkdir -p "$out"
+out=$(cd "$out" && pwd) # absolute: the flame renderer runs from its own directory
 RPS=${RPS:-2500}
 SECONDS_PROFILED=${SECONDS_PROFILED:-20}
 PORT=${PORT:-4433}
@@ -64,6 +70,8 @@ load=$!
 sleep 2
 curl -sf -o "$out/cpu.pb.gz" "http://$OPS/debug/pprof/profile?seconds=$SECONDS_PROFILED"
 wait "$load"
+(cd scripts/perf/flame && go run . -o "$out/flame.svg" -folded "$out/stacks.txt" \
+	-title "svc-dht macronode CPU under the Silver load ($RPS RPC/s mixed 60/35/5)" "$out/cpu.pb.gz")
 go tool pprof -svg -output "$out/cpu.svg" "$out/svc-dht" "$out/cpu.pb.gz"
 cat "$out/load.txt"
-echo "profile: $out/cpu.pb.gz  svg: $out/cpu.svg"
+echo "profile: $out/cpu.pb.gz  flame graph: $out/flame.svg  call graph: $out/cpu.svg"

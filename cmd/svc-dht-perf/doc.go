@@ -9,6 +9,7 @@
 //	svc-dht-perf [--virtual | --target quic://host:port] [--peers N] [--rps R]
 //	    [--alpha 3] [--beta 1] [--k 20] [--duration 20s] [--mix 60/35/5]
 //	    [--seed 1] [--rtt 1ms-3ms] [--jitter 1ms] [--loss 0.1%] [--churn 10%/h]
+//	    [--net memnet|quic]
 //	    [--lookups N] [--inflight N] [--json FILE] [--cpuprofile FILE] [--memprofile FILE]
 //	svc-dht-perf --cold-start N --exec PATH/TO/svc-dht [--warmup 1] [--profile micronode]
 //	    [--json FILE] [-- DAEMON-ARGS...]
@@ -39,7 +40,16 @@
 // per-pair RTT from --rtt, per-message --jitter and --loss (see memnet's
 // documentation for its scheduling). A lost message is retransmitted after
 // the link's QUIC probe timeout, as the real transport does (--loss-model
-// quic; blackhole drops it for good). Identities are generated first, on
+// quic; blackhole drops it for good). With --net quic there is no memnet:
+// every peer runs the runtime's own QUIC transport (mutual TLS 1.3, the
+// profile's settings) on its own UDP socket on 127.0.0.1 (listen_addr
+// 127.0.0.1:0) and advertises the bound quic://127.0.0.1:PORT address,
+// which later peers take as a seed; nothing leaves loopback. Real sockets
+// take no injected RTT, jitter or loss, so --net quic refuses any but
+// --rtt 0s --jitter 0s --loss 0%. RPC counts come from the nodes' own
+// counters in both networks; with --net quic the error budget's
+// tls_failures_per_min is the peers' tls_handshake_failures_total over the
+// window, and the notes name the network used. Identities are generated first, on
 // every core, before the clock starts. Peer 0 is the first node; the
 // others join at most 32 at a time (and never more than have joined), each
 // through 3 seeds drawn among the peers already joined. Every peer runs the

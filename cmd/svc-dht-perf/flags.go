@@ -43,6 +43,7 @@ type options struct {
 	loss     float64
 	lossText string
 	lossMdl  string // swarm mode: quic (retransmitted) or blackhole
+	netMode  string // swarm mode: memnet (in memory) or quic (real sockets on loopback)
 	lookups  int
 	cpuProf  string
 	memProf  string
@@ -76,6 +77,7 @@ The svc-dht performance harness (PERFORMANCE.md §2.2). Three modes:
   --virtual                  the simulator (node/sim), virtual time, up to 100,000 peers
   (default)                  a real-time in-process swarm of --peers real node runtimes over
                              an in-memory network with injected RTT, jitter and loss
+                             (--net quic: each peer its own QUIC socket on loopback)
   --target quic://host:port  a load generator against one running daemon over real QUIC
 
 and a fourth that measures the daemon's start:
@@ -112,6 +114,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.jitter, "jitter", time.Millisecond, "largest extra one-way delay per message")
 	fs.StringVar(&o.lossText, "loss", "0.1%", "per-message loss probability, e.g. 0.1%")
 	fs.StringVar(&o.lossMdl, "loss-model", "quic", "swarm mode: what a lost message becomes: quic (retransmitted after the link's QUIC probe timeout, as the real transport does) or blackhole (never arrives; the caller's timeout and hedging deal with it)")
+	fs.StringVar(&o.netMode, "net", "memnet", "swarm mode: the peers' network: memnet (in memory, with the injected --rtt, --jitter and --loss) or quic (each peer its own QUIC socket on 127.0.0.1, mutual TLS; needs --rtt 0s --jitter 0s --loss 0%)")
 	fs.IntVar(&o.lookups, "lookups", 0, "virtual mode: number of operations (0: rps × duration)")
 	fs.StringVar(&o.cpuProf, "cpuprofile", "", "write a CPU profile of the harness process to `FILE`")
 	fs.StringVar(&o.memProf, "memprofile", "", "write a heap profile of the harness process to `FILE` at the end")
@@ -153,6 +156,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.lossMdl != "quic" && o.lossMdl != "blackhole" {
 		return nil, fmt.Errorf("--loss-model %q: want quic or blackhole", o.lossMdl)
+	}
+	if err := checkNet(o); err != nil {
+		return nil, err
 	}
 	if o.loss >= 1 {
 		return nil, fmt.Errorf("--loss %s: must be below 100%%", o.lossText)
@@ -223,6 +229,26 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		o.lookups = int(min(float64(o.rps)*o.duration.Seconds(), math.MaxInt32))
 	}
 	return o, nil
+}
+
+// checkNet checks --net: memnet or quic, and quic only in the swarm mode
+// and without injected link effects, which real sockets cannot take.
+func checkNet(o *options) error {
+	switch o.netMode {
+	case "memnet":
+		return nil
+	case "quic":
+	default:
+		return fmt.Errorf("--net %q: want memnet or quic", o.netMode)
+	}
+	if o.virtual || o.target != "" || o.coldStart > 0 {
+		return errors.New("--net quic is for the swarm mode (it excludes --virtual, --target and --cold-start)")
+	}
+	if o.rttMax > 0 || o.jitter != 0 || o.loss > 0 {
+		return fmt.Errorf("--net quic: --rtt %s, --jitter %v, --loss %s cannot be injected on real sockets; pass --rtt 0s --jitter 0s --loss 0%%",
+			o.rttText, o.jitter, o.lossText)
+	}
+	return nil
 }
 
 // dashDash reports whether the arguments left after flag parsing, rest,

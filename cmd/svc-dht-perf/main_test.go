@@ -149,6 +149,13 @@ func TestParseFlags(t *testing.T) {
 		"--fill 10",
 		"--fill -1 --target quic://127.0.0.1:1",
 		"--fill-conns --target quic://127.0.0.1:1",
+		"--net udp",
+		"--net quic",                                   // the default link model injects RTT, jitter and loss
+		"--net quic --rtt 0s --jitter 0s",              // loss left
+		"--net quic --rtt 0s --loss 0%",                // jitter left
+		"--net quic --jitter 0s --loss 0% --rtt 0-1ms", // RTT range left
+		"--net quic --rtt 0s --jitter 0s --loss 0% --virtual",
+		"--net quic --rtt 0s --jitter 0s --loss 0% --target quic://127.0.0.1:1",
 	} {
 		if _, err := parseFlags(strings.Fields(bad), io.Discard); err == nil {
 			t.Errorf("%q: no error", bad)
@@ -162,6 +169,12 @@ func TestParseFlags(t *testing.T) {
 	o, err = parseFlags(strings.Fields("--target quic://127.0.0.1:1 --fill 200 --fill-conns"), io.Discard)
 	if err != nil || o.fill != 200 || !o.fillConns {
 		t.Errorf("fill: %+v %v", o, err)
+	}
+	if o, err := parseFlags(strings.Fields("--net quic --rtt 0s --jitter 0s --loss 0%"), io.Discard); err != nil || o.netMode != "quic" {
+		t.Errorf("--net quic: %+v %v", o, err)
+	}
+	if o, err := parseFlags(nil, io.Discard); err != nil || o.netMode != "memnet" {
+		t.Errorf("--net default: %+v %v", o, err)
 	}
 	if _, err := parseFlags([]string{"--help"}, io.Discard); !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("--help: %v", err)
@@ -297,6 +310,37 @@ func TestSwarmRun(t *testing.T) {
 	}
 	if res.Params.RTT != "1ms-3ms" || res.Params.Loss != "0.1%" || res.Params.Profile != "micronode" {
 		t.Errorf("params %+v", res.Params)
+	}
+	notes := strings.Join(res.Notes, "\n")
+	if !strings.Contains(notes, "over node/memnet (--net memnet") || !strings.Contains(notes, "memnet in the window") {
+		t.Errorf("notes do not name memnet:\n%s", notes)
+	}
+}
+
+// TestSwarmRunQUIC runs a small swarm whose peers each have their own QUIC
+// socket on loopback: the peers join through each other's real addresses,
+// the lookups succeed, and the RPC figures come from the nodes' counters.
+func TestSwarmRunQUIC(t *testing.T) {
+	res := runHarness(t, "--net", "quic", "--rtt", "0s", "--jitter", "0s", "--loss", "0%", "--mix", "0/100/0",
+		"--peers", "8", "--rps", "20", "--duration", "1s", "--seed", "5", "--progress=false")
+	if res.Mode != perfresult.ModeSwarm || res.ReadyS == nil || res.RPCsPerLookup == nil || res.AllocsPerRPC == nil || res.ErrorBudget == nil {
+		t.Fatalf("result lacks figures: %+v", res)
+	}
+	fn := res.Ops["find_node"]
+	if fn.Count != 20 || fn.Codes["ok"] == 0 {
+		t.Errorf("find_node %+v: want 20 operations, some ok", fn)
+	}
+	if *res.RPCsPerLookup <= 0 {
+		t.Errorf("rpcs_per_lookup %v: want probes counted over QUIC", *res.RPCsPerLookup)
+	}
+	notes := strings.Join(res.Notes, "\n")
+	for _, want := range []string{"8/8 peers ready", "own QUIC socket on loopback", "tls_handshake_failures_total"} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("notes lack %q:\n%s", want, notes)
+		}
+	}
+	if strings.Contains(notes, "memnet in the window") {
+		t.Errorf("memnet figures in a QUIC run:\n%s", notes)
 	}
 }
 

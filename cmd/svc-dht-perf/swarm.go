@@ -15,6 +15,7 @@ import (
 	"github.com/svc-dht/svc-dht/cmd/internal/perfresult"
 	"github.com/svc-dht/svc-dht/kbucket"
 	"github.com/svc-dht/svc-dht/node/api"
+	"github.com/svc-dht/svc-dht/node/memnet"
 )
 
 // keyRing keeps the most recently provided keys for FIND_VALUE to look up.
@@ -132,8 +133,12 @@ func runSwarm(ctx context.Context, o *options, res *perfresult.Result, stderr io
 		return err
 	}
 	if o.progress {
+		rpcs, err := sw.rpcCount(ctx)
+		if err != nil {
+			return err
+		}
 		fmt.Fprintf(stderr, "svc-dht-perf: %d peers started and joined in %v (identities generated before, in %v); %d RPCs\n",
-			len(sw.nodes), time.Since(sw.starts[0]).Round(time.Millisecond), sw.keygen.Round(time.Millisecond), sw.net.Stats().Calls)
+			len(sw.nodes), time.Since(sw.starts[0]).Round(time.Millisecond), sw.keygen.Round(time.Millisecond), rpcs)
 	}
 	sw.waitReady(ctx, o.readyTO, stderr, o.progress)
 	var ready []float64
@@ -148,7 +153,7 @@ func runSwarm(ctx context.Context, o *options, res *perfresult.Result, stderr io
 		res.ReadyS = &perfresult.Ready{P50: q(0.50), P95: q(0.95)}
 		res.Notes = append(res.Notes, fmt.Sprintf("whole swarm ready in %.2fs (first start to last peer ready, %v polls); %d/%d peers ready; "+
 			"peers joined %d at a time, each through %d random peers already joined; identities (keys) generated before the first start, in %.2fs; %d joins timed out after %v",
-			sw.last.Sub(sw.starts[0]).Seconds(), readyPoll, len(ready), len(sw.nodes), joinWindow, swarmSeeds, sw.keygen.Seconds(), sw.stalled, joinTimeout))
+			sw.last.Sub(sw.starts[0]).Seconds(), readyPoll, len(ready), len(sw.nodes), windowOf(o), swarmSeeds, sw.keygen.Seconds(), sw.stalled, joinTimeout))
 	}
 	if len(ready) < len(sw.nodes) {
 		res.Notes = append(res.Notes, fmt.Sprintf("%d peers not ready within --ready-timeout %v; the load ran anyway", len(sw.nodes)-len(ready), o.readyTO))
@@ -163,8 +168,15 @@ func runSwarm(ctx context.Context, o *options, res *perfresult.Result, stderr io
 	}
 	var ms0, ms1 goruntime.MemStats
 	goruntime.ReadMemStats(&ms0)
+	tls0, err := sw.metricSum("tls_handshake_failures_total")
+	if err != nil {
+		return err
+	}
 	cpu0, _ := selfUsage()
-	net0 := sw.net.Stats()
+	var net0, net1 memnet.Stats
+	if sw.net != nil {
+		net0 = sw.net.Stats()
+	}
 
 	rec := newRecorder()
 	var keys keyRing
@@ -217,7 +229,13 @@ func runSwarm(ctx context.Context, o *options, res *perfresult.Result, stderr io
 	if err != nil {
 		return err
 	}
-	net1 := sw.net.Stats()
+	if sw.net != nil {
+		net1 = sw.net.Stats()
+	}
+	tls1, err := sw.metricSum("tls_handshake_failures_total")
+	if err != nil {
+		return err
+	}
 
 	rec.fill(res)
 	res.DurationS = elapsed.Seconds()
@@ -246,20 +264,57 @@ func runSwarm(ctx context.Context, o *options, res *perfresult.Result, stderr io
 	if p := drops + float64(served(c1)); p > 0 {
 		eb.QueueDropRatio = drops / p
 	}
+	if sw.net == nil {
+		eb.TLSFailuresPerMin = (tls1 - tls0) / wall.Minutes()
+	}
 	res.ErrorBudget = eb
 	res.Notes = append(res.Notes,
-		fmt.Sprintf("%d in-process node runtimes (%s, one event loop each, housekeeping every %v, probes on a shared goroutine pool) over node/memnet; %s",
-			len(sw.nodes), o.profile, swarmHousekeeping, lossNote(o.lossMdl)),
+		fmt.Sprintf("%d in-process node runtimes (%s, one event loop each, housekeeping every %v, probes on a shared goroutine pool) %s",
+			len(sw.nodes), o.profile, swarmHousekeeping, sw.netNote(o)),
 		fmt.Sprintf("latency counts from when an operation was due (open loop, %d workers); %d operations skipped with every worker busy", o.inflight, rec.skipped.Load()),
 		fmt.Sprintf("cpu, allocs and RSS are the whole harness process (all %d peers, both ends of every RPC, the generator); per RPC = per inbound RPC served (%d in the window)", len(sw.nodes), rpcs),
 		"rpcs_per_lookup = probes sent by all peers in the window (background bucket refreshes and PROVIDE stores included) / operations done",
-		"error budget: r429_503_ratio from the operations' codes; queue_drop_ratio from queue_dropped_total over the whole run; no ops plane (http_5xx_ratio 0) and no TLS (tls_failures_per_min 0) in memnet",
-		fmt.Sprintf("memnet in the window: %d calls, %d lost, %d refused, %d without route", net1.Calls-net0.Calls, net1.Lost-net0.Lost, net1.Refused-net0.Refused, net1.NoRoute-net0.NoRoute),
+		"error budget: r429_503_ratio from the operations' codes; queue_drop_ratio from queue_dropped_total over the whole run; no ops plane (http_5xx_ratio 0); "+
+			tlsNote(sw.net == nil, tls1-tls0),
 		fmt.Sprintf("peers' probes in the window: %d sent, %d answered, %d failed, %d timed out; hedges %d spawned, %d cancelled",
 			c1["probes_sent"]-c0["probes_sent"], c1["probes_answered"]-c0["probes_answered"], c1["probes_failed"]-c0["probes_failed"],
 			c1["probes_timed_out"]-c0["probes_timed_out"], c1["hedges_spawned"]-c0["hedges_spawned"], c1["hedges_canceled"]-c0["hedges_canceled"]),
 	)
+	if sw.net != nil {
+		res.Notes = append(res.Notes, fmt.Sprintf("memnet in the window: %d calls, %d lost, %d refused, %d without route",
+			net1.Calls-net0.Calls, net1.Lost-net0.Lost, net1.Refused-net0.Refused, net1.NoRoute-net0.NoRoute))
+	}
 	return nil
+}
+
+// rpcCount is the number of RPCs so far: memnet's calls, or with --net
+// quic the inbound RPCs the peers' cores served.
+func (sw *swarm) rpcCount(ctx context.Context) (uint64, error) {
+	if sw.net != nil {
+		return sw.net.Stats().Calls, nil
+	}
+	c, err := sw.counters(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return served(c), nil
+}
+
+// netNote says which network the peers ran over (--net).
+func (sw *swarm) netNote(o *options) string {
+	if sw.net == nil {
+		return "each on its own QUIC socket on loopback (--net quic: 127.0.0.1, mutual TLS 1.3, the runtime's own transport; no injected RTT, jitter or loss)"
+	}
+	return fmt.Sprintf("over node/memnet (--net memnet: in memory, no sockets, no QUIC or TLS; RTT %s, jitter %v, loss %s); %s",
+		o.rttText, o.jitter, o.lossText, lossNote(o.lossMdl))
+}
+
+// tlsNote says where tls_failures_per_min comes from.
+func tlsNote(quic bool, failures float64) string {
+	if quic {
+		return fmt.Sprintf("tls_failures_per_min from the peers' tls_handshake_failures_total in the window (%.0f failures)", failures)
+	}
+	return "no TLS (tls_failures_per_min 0) in memnet"
 }
 
 // lossNote says what --loss-model made of a lost message.

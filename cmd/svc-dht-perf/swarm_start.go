@@ -29,7 +29,8 @@ import (
 // only seconds later).
 const (
 	swarmSeeds     = 3                     // seeds per joining peer (bootstrap.required 1)
-	joinWindow     = 32                    // joins in flight at a time
+	joinWindow     = 32                    // joins in flight at a time (memnet)
+	quicJoinWindow = 8                     // the same with --net quic: each join pays QUIC+TLS handshakes
 	joinTimeout    = 30 * time.Second      // a join not done by then frees its slot
 	joinPoll       = 2 * time.Millisecond  // how often joins in flight are checked
 	readyPoll      = 25 * time.Millisecond // how often readiness is checked
@@ -46,7 +47,7 @@ const (
 
 // swarm is a running in-process network.
 type swarm struct {
-	net     *memnet.Network
+	net     *memnet.Network // nil with --net quic: each peer has its own QUIC socket
 	pool    *runtime.GoPool // the peers' probe goroutines
 	nodes   []*runtime.Node
 	starts  []time.Time     // Start of each node
@@ -70,6 +71,12 @@ func swarmConfig(o *options, seedList []string) (*config.Config, error) {
 	cfg.Bootstrap.UseDefaultSeeds = false
 	cfg.Bootstrap.Seeds = seedList
 	cfg.Bootstrap.Required = min(1, len(seedList))
+	if o.netMode == "quic" {
+		// The runtime's own QUIC transport, on a port of its own on
+		// loopback; it advertises the bound address (quic://127.0.0.1:PORT).
+		cfg.ListenAddr = "127.0.0.1:0"
+		cfg.AdvertiseAddrs = nil
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("swarm config: %w", err)
 	}
@@ -141,10 +148,21 @@ func startSwarm(ctx context.Context, o *options, stderr io.Writer) (*swarm, erro
 	if err != nil {
 		return nil, err
 	}
-	net, err := memnet.New(memnet.Config{Seed: o.seed, RTTMin: o.rttMin, RTTMax: o.rttMax, Jitter: o.jitter,
-		Loss: o.loss, Retransmit: o.lossMdl == "quic", FrameMax: int(base.FrameMax), RPCTimeout: base.RPCTimeout})
-	if err != nil {
-		return nil, fmt.Errorf("swarm: %w", err)
+	var net *memnet.Network
+	var newTransport func(*identity.Identity, transport.Handler) (runtime.Transport, error)
+	if o.netMode == "memnet" {
+		net, err = memnet.New(memnet.Config{Seed: o.seed, RTTMin: o.rttMin, RTTMax: o.rttMax, Jitter: o.jitter,
+			Loss: o.loss, Retransmit: o.lossMdl == "quic", FrameMax: int(base.FrameMax), RPCTimeout: base.RPCTimeout})
+		if err != nil {
+			return nil, fmt.Errorf("swarm: %w", err)
+		}
+		newTransport = func(id *identity.Identity, h transport.Handler) (runtime.Transport, error) {
+			e, err := net.Listen(id, h)
+			if err != nil {
+				return nil, err
+			}
+			return e, nil
+		}
 	}
 	t0 := time.Now()
 	ids, ents, err := genIdentities(ctx, o.seed, o.peers, base.PQ.DualSign)
@@ -153,13 +171,6 @@ func startSwarm(ctx context.Context, o *options, stderr io.Writer) (*swarm, erro
 	}
 	sw := &swarm{net: net, pool: runtime.NewGoPool(swarmIdleWorkers), nodes: make([]*runtime.Node, 0, o.peers), starts: make([]time.Time, 0, o.peers),
 		readyIn: make([]time.Duration, 0, o.peers), keygen: time.Since(t0)}
-	newTransport := func(id *identity.Identity, h transport.Handler) (runtime.Transport, error) {
-		e, err := net.Listen(id, h)
-		if err != nil {
-			return nil, err
-		}
-		return e, nil
-	}
 	seedAddr := make([]string, 0, o.peers) // "id@addr" of each started peer
 	startPeer := func(i int, seedList []string) error {
 		cfg, err := swarmConfig(o, seedList)
@@ -181,7 +192,11 @@ func startSwarm(ctx context.Context, o *options, stderr io.Writer) (*swarm, erro
 		}
 		sw.nodes, sw.starts, sw.readyIn = append(sw.nodes, n), append(sw.starts, start), append(sw.readyIn, -1)
 		sw.left++
-		seedAddr = append(seedAddr, n.ID().String()+"@"+n.Addrs()[0])
+		addrs := n.Addrs()
+		if len(addrs) == 0 {
+			return fmt.Errorf("swarm: peer %d: no address to be dialled at", i)
+		}
+		seedAddr = append(seedAddr, n.ID().String()+"@"+addrs[0])
 		return nil
 	}
 
@@ -192,7 +207,7 @@ func startSwarm(ctx context.Context, o *options, stderr io.Writer) (*swarm, erro
 	defer tick.Stop()
 	var lastPoll, lastProgress time.Time
 	for len(sw.nodes) < o.peers || len(joining) > 0 {
-		for len(sw.nodes) < o.peers && (len(sw.nodes) == 0 || len(joining) < min(joinWindow, len(joined))) {
+		for len(sw.nodes) < o.peers && (len(sw.nodes) == 0 || len(joining) < min(windowOf(o), len(joined))) {
 			seedList = pickSeeds(seedList[:0], pick, joined, seedAddr)
 			if err := startPeer(len(sw.nodes), seedList); err != nil {
 				return sw, err
@@ -291,4 +306,12 @@ func (sw *swarm) waitReady(ctx context.Context, timeout time.Duration, stderr io
 			}
 		}
 	}
+}
+
+// windowOf is the number of joins in flight at a time for o's network.
+func windowOf(o *options) int {
+	if o.netMode == "quic" {
+		return quicJoinWindow
+	}
+	return joinWindow
 }

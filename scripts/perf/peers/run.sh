@@ -207,8 +207,9 @@ for n in $NODES; do
 		echo "== swarm: $impl, $n nodes, $LOOKUPS lookups"
 		if [ "$impl" = svc-dht ]; then
 			# FIND_NODE lookups paced at 25/s for LOOKUPS/25 s: LOOKUPS of them,
-			# in effect one at a time, over memnet with no injected latency.
-			"$out/svc-dht-perf" --peers "$n" --rtt 0s --jitter 0s --loss 0% --mix 0/100/0 \
+			# in effect one at a time; each node on its own QUIC socket on
+			# loopback (mutual TLS), like the other swarms' real sockets.
+			"$out/svc-dht-perf" --net quic --peers "$n" --rtt 0s --jitter 0s --loss 0% --mix 0/100/0 \
 				--rps 25 --duration "$((LOOKUPS * 40))ms" --seed 1 --progress=false \
 				--json "$out/swarm-svc-dht-$n.json"
 			echo "svc-dht, swarm of $n nodes: load average at the end $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/svc-dht-notes.txt"

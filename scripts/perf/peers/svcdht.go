@@ -107,7 +107,7 @@ func svcRow(b []byte) (row, error) {
 				r.ready, _ = strconv.ParseFloat(m[1], 64)
 			}
 		}
-		r.method = svcSwarmMethod(&s)
+		r.method = svcSwarmMethod(&s, flagValue(cmd, "net", "memnet"))
 	default:
 		return row{}, fmt.Errorf("svc-dht-perf result of mode %q: the table takes target and swarm results (the virtual mode is simulated time)", s.Mode)
 	}
@@ -150,7 +150,9 @@ func svcTargetMethod(s *svcResult, inflight, clients string) string {
 		s.Params.RPS, sat, inflight, clients, inflight, allocs)
 }
 
-func svcSwarmMethod(s *svcResult) string {
+// svcSwarmMethod describes a swarm run over network net (svc-dht-perf's
+// --net: memnet or quic).
+func svcSwarmMethod(s *svcResult, net string) string {
 	ready := "ready = first node started to last node ready (/readyz)"
 	for _, n := range s.Notes {
 		if swarmReadyNote.MatchString(n) {
@@ -160,11 +162,14 @@ func svcSwarmMethod(s *svcResult) string {
 	if s.ReadyS != nil {
 		ready += fmt.Sprintf("; per node p50 %.2f s, p95 %.2f s", s.ReadyS.P50, s.ReadyS.P95)
 	}
-	return fmt.Sprintf("svc-dht-perf swarm: %d node runtimes (%s profile, one event loop each) in one process over node/memnet, an in-memory transport: "+
-		"no sockets, no QUIC or TLS, RTT %s, jitter %s, loss %s; %s; no settle wait; "+
+	links := fmt.Sprintf(" over node/memnet, an in-memory transport: no sockets, no QUIC or TLS, RTT %s, jitter %s, loss %s", s.Params.RTT, s.Params.Jitter, s.Params.Loss)
+	if net == "quic" {
+		links = ", each node on its own QUIC socket on loopback, mutual TLS (the runtime's own transport; no injected RTT, jitter or loss)"
+	}
+	return fmt.Sprintf("svc-dht-perf swarm: %d node runtimes (%s profile, one event loop each) in one process%s; %s; no settle wait; "+
 		"FIND_NODE lookups (FindClosest, k %d, alpha %d) from random nodes, open loop at %d/s (in effect one at a time); "+
 		"RPCs/lookup = probes sent by all nodes in the window / lookups (background refreshes included); RSS/node = process peak RSS / nodes; closest found not measured",
-		s.Params.Peers, s.Params.Profile, s.Params.RTT, s.Params.Jitter, s.Params.Loss, ready, s.Params.K, s.Params.Alpha, s.Params.RPS)
+		s.Params.Peers, s.Params.Profile, links, ready, s.Params.K, s.Params.Alpha, s.Params.RPS)
 }
 
 func deref(p *float64) float64 {

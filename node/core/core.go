@@ -42,6 +42,10 @@ type probe struct {
 	peer  kbucket.Peer
 	sent  int64
 	group *hedgeGroup // non-nil once the probe is part of a hedged pair
+	// superseded: a lookup probe silent for HedgeAfter whose hedge found no
+	// unasked candidate to go to; the lookup stops waiting for it once a
+	// full K of other candidates have answered (topAnswered).
+	superseded bool
 }
 
 // hedgeGroup links a slow probe with the hedges spawned for it: the first

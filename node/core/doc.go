@@ -47,17 +47,42 @@
 // skipped. Answers with a non-OK code mark the candidate failed for this
 // lookup only (the peer is alive).
 //
+// The final round (Kademlia's "if a round of FIND_NODEs fails to return a
+// node any closer than the closest already seen, the initiator resends the
+// FIND_NODE to all of the k closest nodes it has not already queried"), in
+// the core's asynchronous form: the lookup has converged after an OK answer
+// when the closest candidate in play is the same before and after the
+// answer's contacts are added, and that candidate has answered itself (the
+// answer brought nothing closer than the closest seen, and the closest seen
+// knows nothing closer either; an answer from a farther node while the
+// closest is still silent does not count). From then on the lookup keeps up
+// to K probe groups in flight instead of Alpha, so every unqueried member
+// of the K closest is asked at once rather than Alpha at a time, which
+// saves the several round trips a converged lookup would otherwise spend
+// draining the K closest. The final round lasts to the end: a closer node
+// learned during it is among the K closest, which the lookup has to ask
+// anyway, and is asked at once instead of waiting for the round to drain.
+// Hedging, RPCTimeout and LookupMaxRPCs apply as before; the same rule
+// holds for FIND_VALUE and the lookup phase of PROVIDE.
+//
 // Termination: the lookup ends when the K closest candidates in play have
 // all answered, or when no probe is in flight and no candidate within the
-// hop budget is left to ask among the K closest. Because only candidates
+// hop budget is left to ask among the K closest. A primary probe silent for
+// HedgeAfter whose hedge finds no unasked candidate to go to (all those it
+// could stand in with were asked already, typically because closer nodes
+// learned in the final round displaced answered ones) is superseded: it no
+// longer holds the lookup up once a full K of other candidates in play have
+// answered, as if its hedge had gone to one of them and won (it is then
+// cancelled). Without this, such a lookup would wait RPCTimeout for a dead
+// peer. Because only candidates
 // among the current K closest are ever asked, "a round brings nothing
-// closer" (SPEC §5) needs no separate rule: a round that brings nothing
-// closer adds nothing askable, and the lookup ends as soon as the
-// outstanding members of the K closest have answered. A FIND_VALUE ends
-// early once ProviderEnough distinct valid provider records are found (the
-// records are verified with the RecordVerifier), outstanding probes are then
-// cancelled. LookupMaxRPCs bounds the probes of one lookup, so a lookup
-// always ends within a bounded number of RPCTimeouts.
+// closer" (SPEC §5) needs no separate stopping rule: a round that brings
+// nothing closer adds nothing askable and starts the final round, and the
+// lookup ends as soon as the members of the K closest have answered. A
+// FIND_VALUE ends early once ProviderEnough distinct valid provider records
+// are found (the records are verified with the RecordVerifier), outstanding
+// probes are then cancelled. LookupMaxRPCs bounds the probes of one lookup,
+// so a lookup always ends within a bounded number of RPCTimeouts.
 //
 // # Hops and the hop budget
 //

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/svc-dht/svc-dht/kbucket"
+	"github.com/svc-dht/svc-dht/wire"
 )
 
 // TestLookupHedgePastSlowTopK: when every one of the K closest candidates
@@ -72,6 +73,72 @@ func TestLookupHedgePastSlowTopK(t *testing.T) {
 	}
 	if res.Hedges != 1 || res.Canceled != 1 || res.Failures != 0 || res.RPCs != k+1 {
 		t.Fatalf("result: hedges %d canceled %d failures %d rpcs %d", res.Hedges, res.Canceled, res.Failures, res.RPCs)
+	}
+	if lat := res.Latency(); lat >= c.cfg.RPCTimeout {
+		t.Fatalf("lookup took %v, at least the rpc timeout %v", lat, c.cfg.RPCTimeout)
+	}
+}
+
+// TestLookupSupersededSlowProbe: when a probe among the K closest has been
+// silent for HedgeAfter and every candidate its hedge could go to has been
+// asked already (a closer node learned in the final round displaced an
+// answered one), the lookup does not wait RPCTimeout for it: it ends as
+// soon as a full K of other candidates have answered, with those as its
+// result.
+func TestLookupSupersededSlowProbe(t *testing.T) {
+	r := rand.New(rand.NewPCG(32, 32))
+	c := newTestCore(t, randID(r), nil)
+	k := c.cfg.K
+	nw := &network{down: map[kbucket.ID]bool{}}
+	for range 200 {
+		id := randID(r)
+		if res := c.Table().Seen(peerFor(id), epoch.UnixNano()); res.Outcome == kbucket.Added {
+			nw.ids = append(nw.ids, id)
+		}
+	}
+	target := randID(r)
+	order := nw.closest(target, k, kbucket.ID{})
+	slow := target
+	slow[31] ^= 1 // closer than any table entry, learned late, never answers
+	nw.know = func(kbucket.ID, kbucket.ID, int) []kbucket.ID { return nil }
+
+	h := newHarness(t, c)
+	_, acts, err := c.FindNode(h.now, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.take(acts)
+	// Answer with nothing new, oldest first, until the final round has
+	// asked every table candidate among the K closest.
+	for len(h.asked()) < k {
+		a := h.pending()[0]
+		h.answer(a.Probe, nw.respond(a, k))
+	}
+	// The next answer teaches slow, which is asked at once.
+	a := h.pending()[0]
+	resp := nw.respond(a, k)
+	resp.Closest = append(resp.Closest, wire.NodeInfo{ID: slow, Addrs: peerFor(slow).Addrs})
+	h.answer(a.Probe, resp)
+	if last := h.log[len(h.log)-1]; last.Peer.ID != slow {
+		t.Fatal("the closer node learned in the final round was not asked at once")
+	}
+	// Everyone else answers.
+	for _, a := range h.pending() {
+		if a.Peer.ID != slow {
+			h.answer(a.Probe, nw.respond(a, k))
+		}
+	}
+	if len(h.results) != 0 {
+		t.Fatal("the lookup ended before the slow probe was silent for hedge_after")
+	}
+	h.advance(c.cfg.HedgeAfter)
+	h.fireDue()
+	res := onlyResult(t, h)
+	if res.Err != nil || !slices.Equal(ids(res.Closest), order) {
+		t.Fatalf("err %v, closest equal to the K closest that answered: %v", res.Err, slices.Equal(ids(res.Closest), order))
+	}
+	if res.Hedges != 0 || res.RPCs != k+1 || !h.cancelledTo(slow) {
+		t.Fatalf("hedges %d rpcs %d (want 0, %d), slow probe cancelled %v", res.Hedges, res.RPCs, k+1, h.cancelledTo(slow))
 	}
 	if lat := res.Latency(); lat >= c.cfg.RPCTimeout {
 		t.Fatalf("lookup took %v, at least the rpc timeout %v", lat, c.cfg.RPCTimeout)

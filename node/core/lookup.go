@@ -42,6 +42,17 @@ type operation struct {
 	started int64
 	cands   []cand // ascending by XOR distance to target, unique IDs
 	active  int    // unresolved probe groups (a hedged pair counts once)
+	// final: the lookup has converged and is in its final round, which
+	// keeps up to K probe groups in flight instead of Alpha, so every
+	// unqueried candidate among the K closest in play is asked at once.
+	// The lookup converges on an OK answer after which the closest
+	// candidate in play (not failed or cancelled) is the same as before
+	// the answer's contacts were added, and has answered itself: the
+	// answer brought nothing closer than the closest seen, and the closest
+	// seen confirmed it knows nothing closer either. The final round lasts
+	// to the end of the lookup: a closer node learned in it is one of the
+	// K closest and is asked at once, like the rest.
+	final bool
 
 	rpcs, hedges, canceled, failures int
 
@@ -288,9 +299,12 @@ func (c *Core) next(o *operation, silentAt int64) int {
 }
 
 // topAnswered reports whether the K closest candidates in play have all
-// answered (and at least one has).
+// answered (and at least one has). Superseded probes (silent for
+// HedgeAfter with nowhere to hedge to, see hedge) do not count when a full
+// K of other candidates have answered: those stand in for them, as a
+// hedge that answered would.
 func (c *Core) topAnswered(o *operation) bool {
-	live := 0
+	live, skipped := 0, false
 	for i := range o.cands {
 		cd := &o.cands[i]
 		if cd.state == candFailed || cd.state == candCanceled {
@@ -299,18 +313,29 @@ func (c *Core) topAnswered(o *operation) bool {
 		if live == c.cfg.K {
 			break
 		}
+		if cd.state == candInflight {
+			if p, ok := c.probes[cd.probe]; ok && p.superseded {
+				skipped = true
+				continue
+			}
+		}
 		if cd.state != candAnswered {
 			return false
 		}
 		live++
 	}
-	return live > 0
+	return live > 0 && (!skipped || live == c.cfg.K)
 }
 
-// advance keeps Alpha probe groups in flight and ends the lookup when its
-// termination rule holds.
+// advance keeps Alpha probe groups in flight (K once the lookup has
+// converged: the final round) and ends the lookup when its termination rule
+// holds.
 func (c *Core) advance(o *operation, ns int64) {
-	for o.active < c.cfg.Alpha && o.rpcs < c.cfg.LookupMaxRPCs {
+	limit := c.cfg.Alpha
+	if o.final {
+		limit = c.cfg.K
+	}
+	for o.active < limit && o.rpcs < c.cfg.LookupMaxRPCs {
 		i := c.next(o, 0)
 		if i < 0 {
 			break
@@ -343,7 +368,9 @@ func (c *Core) launch(o *operation, i int, g *hedgeGroup, ns int64) *probe {
 
 // hedge runs when primary probe p has been silent for HedgeAfter: it arms
 // p's timeout for the rest of RPCTimeout and spawns up to Beta hedged probes
-// to the next-best unqueried candidates.
+// to the next-best unqueried candidates. When there is none (every
+// candidate a hedge could stand in with has been asked already, typically
+// in the final round), p is marked superseded instead.
 func (c *Core) hedge(p *probe, ns int64) {
 	c.arm(timerTimeout|TimerID(p.id), p.sent+int64(c.cfg.RPCTimeout))
 	o := p.op
@@ -365,6 +392,13 @@ func (c *Core) hedge(p *probe, ns int64) {
 		p.group.n++
 		o.hedges++
 		c.stats.HedgesSpawned++
+	}
+	if p.group == nil {
+		// Nowhere to hedge to: the candidates a hedge would stand in with
+		// have all been asked already. p no longer holds the lookup up once
+		// a full K of others have answered (topAnswered).
+		p.superseded = true
+		c.advance(o, ns)
 	}
 }
 
@@ -424,6 +458,15 @@ func (c *Core) lookupAnswered(p *probe, resp *Response, ns int64) {
 		depth = int(o.cands[i].depth)
 	}
 	c.groupAnswered(p)
+	// The closest candidate in play before the answer's contacts are
+	// added, to tell whether the answer brought anything closer.
+	best := -1
+	var bestID kbucket.ID
+	if !o.final {
+		if best = o.closestInPlay(); best >= 0 {
+			bestID = o.cands[best].peer.ID
+		}
+	}
 	if o.op == wire.OpFindValue && len(resp.Providers) > 0 {
 		c.takeProviders(o, resp.Providers, depth, ns)
 		if len(o.providers) >= c.cfg.ProviderEnough {
@@ -438,7 +481,23 @@ func (c *Core) lookupAnswered(p *probe, resp *Response, ns int64) {
 		ni := &resp.Closest[j]
 		o.insert(c.self, kbucket.Peer{ID: ni.ID, Addrs: ni.Addrs}, depth+1)
 	}
+	if best >= 0 {
+		if i := o.closestInPlay(); o.cands[i].peer.ID == bestID && o.cands[i].state == candAnswered {
+			o.final = true // converged (see operation.final)
+		}
+	}
 	c.advance(o, ns)
+}
+
+// closestInPlay returns the index of the closest candidate in play (not
+// failed or cancelled), or -1.
+func (o *operation) closestInPlay() int {
+	for i := range o.cands {
+		if s := o.cands[i].state; s != candFailed && s != candCanceled {
+			return i
+		}
+	}
+	return -1
 }
 
 // takeProviders keeps the valid records for o's key, one per publisher.

@@ -99,6 +99,8 @@ func TestFindNodeFindsClosest(t *testing.T) {
 	}
 }
 
+// TestLookupKeepsAlphaInFlight: until the lookup converges, at most Alpha
+// probes are in flight; in its final round, at most K.
 func TestLookupKeepsAlphaInFlight(t *testing.T) {
 	r := rand.New(rand.NewPCG(21, 21))
 	nw := newNetwork(r, 300)
@@ -107,15 +109,153 @@ func TestLookupKeepsAlphaInFlight(t *testing.T) {
 	h := newHarness(t, c)
 	_, acts, _ := c.FindNode(epoch, randID(r))
 	h.take(acts)
+	final, wide := false, false
 	for steps := 0; len(h.sends) > 0; steps++ {
-		if n := lookupSends(h); n > c.cfg.Alpha {
-			t.Fatalf("step %d: %d probes in flight, alpha %d", steps, n, c.cfg.Alpha)
-		}
 		a := h.pending()[0] // answer one at a time, oldest first
+		if p := c.probes[a.Probe]; p != nil && p.op != nil {
+			final = p.op.final
+		}
+		n := lookupSends(h)
+		if n > c.cfg.Alpha && !final || n > c.cfg.K {
+			t.Fatalf("step %d: %d probes in flight (final round %v), alpha %d, k %d", steps, n, final, c.cfg.Alpha, c.cfg.K)
+		}
+		wide = wide || n > c.cfg.Alpha
 		h.answer(a.Probe, nw.respond(a, c.cfg.K))
 	}
 	if res := onlyResult(t, h); res.Err != nil {
 		t.Fatal(res.Err)
+	}
+	if !wide {
+		t.Fatal("the lookup never had more than alpha probes in flight: no final round")
+	}
+}
+
+// TestLookupFinalRound: an answer that brings nothing closer than the
+// closest candidate in play, once that candidate has answered, starts the
+// final round: every unqueried member of the K closest is asked at once.
+// A closer node learned in the final round is asked at once too, and the
+// lookup still ends when the K closest candidates have all answered.
+func TestLookupFinalRound(t *testing.T) {
+	r := rand.New(rand.NewPCG(26, 26))
+	c := newTestCore(t, randID(r), nil)
+	k, alpha := c.cfg.K, c.cfg.Alpha
+	nw := newNetwork(r, 0)
+	for range 200 {
+		id := randID(r)
+		// Seen now: no ping-before-evict probes mix with the lookup's.
+		if res := c.Table().Seen(peerFor(id), epoch.UnixNano()); res.Outcome == kbucket.Added {
+			nw.ids = append(nw.ids, id)
+		}
+	}
+	target := randID(r)
+	order := nw.closest(target, len(nw.ids), c.Self())
+	if len(order) < k+alpha {
+		t.Fatalf("table holds %d peers, want at least %d", len(order), k+alpha)
+	}
+	// Two nodes not in the table, closer to the target than any table
+	// entry: near1 closer than near2. The responders teach them on cue.
+	near1, near2 := target, target
+	near1[31] ^= 1
+	near2[31] ^= 2
+	teach := map[kbucket.ID][]kbucket.ID{}
+	nw.know = func(responder, _ kbucket.ID, _ int) []kbucket.ID { return teach[responder] }
+
+	h := newHarness(t, c)
+	_, acts, err := c.FindNode(h.now, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.take(acts)
+	sends := func() int {
+		for _, a := range h.log {
+			if a.Req.Op != wire.OpFindNode {
+				t.Fatalf("a %s send among the lookup's", opName(a.Req.Op))
+			}
+		}
+		if len(h.log) != len(h.asked()) {
+			t.Fatal("a node was asked twice")
+		}
+		return len(h.log)
+	}
+	byPeer := func(id kbucket.ID) Action {
+		t.Helper()
+		for _, a := range h.pending() {
+			if a.Peer.ID == id {
+				return a
+			}
+		}
+		t.Fatalf("no probe in flight to %s", id.Short())
+		return Action{}
+	}
+	reply := func(id kbucket.ID) int {
+		t.Helper()
+		a := byPeer(id)
+		before := sends()
+		h.answer(a.Probe, nw.respond(a, k))
+		return sends() - before
+	}
+	if got := sends(); got != alpha {
+		t.Fatalf("%d probes at start, want alpha = %d", got, alpha)
+	}
+	// The third closest answers with nothing new while the closest is
+	// still silent: not converged, one probe replaces it.
+	if n := reply(order[2]); n != 1 {
+		t.Fatalf("answer before the closest answered: %d new probes, want 1", n)
+	}
+	// The closest answers and teaches near2, closer than itself: still not
+	// converged, near2 (the closest unqueried) takes the free slot.
+	teach[order[0]] = []kbucket.ID{near2}
+	if n := reply(order[0]); n != 1 || h.log[len(h.log)-1].Peer.ID != near2 {
+		t.Fatalf("answer bringing a closer node: %d new probes, want 1 (to it)", n)
+	}
+	// near2, now the closest, answers with nothing closer than itself: the
+	// lookup has converged and asks the rest of the K closest at once.
+	// Asked so far: order[0..3] and near2; near2 and order[0], order[2]
+	// have answered, order[1] and order[3] are in flight.
+	nw.ids = append(nw.ids, near2)
+	n := reply(near2)
+	if want := k - 5; n != want {
+		t.Fatalf("convergence: %d new probes at once, want %d (the unqueried rest of the K closest)", n, want)
+	}
+	top := append([]kbucket.ID{near2}, order[:k-1]...)
+	for _, a := range h.pending() {
+		if !slices.Contains(top, a.Peer.ID) || a.Req.Hedge {
+			t.Fatalf("final round asked %s, not among the K closest (or as a hedge)", a.Peer.ID.Short())
+		}
+	}
+	if got := lookupSends(h); got != k-3 {
+		t.Fatalf("%d probes in flight in the final round, want %d", got, k-3)
+	}
+	// A final-round answer brings near1, closer than all: it is asked at
+	// once, without waiting for a free alpha slot.
+	teach[order[1]] = []kbucket.ID{near1}
+	nw.ids = append(nw.ids, near1)
+	if n := reply(order[1]); n != 1 || h.log[len(h.log)-1].Peer.ID != near1 {
+		t.Fatalf("closer node in the final round: %d new probes, want 1 (to it)", n)
+	}
+	delete(teach, order[1])
+	// Everyone answers: the lookup ends with the K closest of all it
+	// learned, each asked once, and nothing farther was ever asked.
+	h.runAll(nw)
+	res := onlyResult(t, h)
+	want := nw.closest(target, k, c.Self())
+	if res.Err != nil || !slices.Equal(ids(res.Closest), want) {
+		t.Fatalf("err %v, closest equal to the brute-force K closest: %v", res.Err, slices.Equal(ids(res.Closest), want))
+	}
+	asked := h.asked()
+	sends()
+	// order[k-2] was pushed out of the K closest by near1 after it was
+	// asked in the final round: it is the one probe beyond the K.
+	if res.RPCs != k+1 || len(asked) != k+1 || !slices.Contains(asked, order[k-2]) {
+		t.Fatalf("rpcs %d, asked %d, want %d (the K closest and one displaced)", res.RPCs, len(asked), k+1)
+	}
+	for _, id := range asked {
+		if !slices.Contains(want, id) && id != order[k-2] {
+			t.Fatalf("asked %s, outside the K closest", id.Short())
+		}
+	}
+	if res.Hops != 2 {
+		t.Fatalf("hops %d, want 2 (near1 learned from a table peer)", res.Hops)
 	}
 }
 

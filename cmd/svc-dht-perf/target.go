@@ -20,6 +20,9 @@ import (
 	"github.com/svc-dht/svc-dht/wire"
 )
 
+// recordsPerPublisher is the most pre-signed records one publisher signs.
+const recordsPerPublisher = 64
+
 // recordTTL is the lifetime of the pre-signed records: long enough for any
 // run (they are signed before the measurement starts).
 const recordTTL = 6 * time.Hour
@@ -90,19 +93,38 @@ func newLoadgen(o *options) (*loadgen, error) {
 	// Sign records, not RPCs: the pool is signed once, before measuring,
 	// and cycled through; a repeat replaces the stored record (PROVIDE is
 	// idempotent per key and publisher), so the server's store stays bounded.
+	// The records come from several publishers, at most recordsPerPublisher
+	// each: one publisher owning the whole pool would run into the server's
+	// per-publisher store cap (provider.max_per_publisher, 256 on a
+	// micronode) and measure that cap's 1429s instead of PROVIDE.
+	pubs := make([]*identity.Identity, 0, max(len(g.clients), (o.records+recordsPerPublisher-1)/recordsPerPublisher))
+	for _, c := range g.clients {
+		pubs = append(pubs, c.id)
+	}
+	for p := len(pubs); p < cap(pubs); p++ {
+		var ent [32]byte
+		binary.LittleEndian.PutUint64(ent[:], o.seed)
+		binary.LittleEndian.PutUint64(ent[8:], uint64(p)|2<<40)
+		id, err := identity.Generate(rand.NewChaCha8(ent), false)
+		if err != nil {
+			g.close()
+			return nil, fmt.Errorf("target: publisher %d: %w", p, err)
+		}
+		pubs = append(pubs, id)
+	}
 	now := time.Now().Unix()
 	rng := rand.New(rand.NewPCG(o.seed, 0x7ec0))
 	g.records = make([]wire.ProviderRecord, o.records)
 	for i := range g.records {
-		c := g.clients[i%len(g.clients)]
+		pub := i % len(pubs)
 		var key kbucket.ID
 		for j := 0; j < len(key); j += 8 {
 			binary.BigEndian.PutUint64(key[j:], rng.Uint64())
 		}
 		rec := &g.records[i]
 		*rec = wire.ProviderRecord{ProtoVer: wire.ProtoVersion, Key: key, TS: now, TTL: uint32(recordTTL / time.Second),
-			Addrs: []string{fmt.Sprintf("quic://192.0.2.%d:4433", 1+i%len(g.clients)%250)}}
-		if err := identity.Sign(rec, c.id, false); err != nil {
+			Addrs: []string{fmt.Sprintf("quic://192.0.2.%d:4433", 1+pub%250)}}
+		if err := identity.Sign(rec, pubs[pub], false); err != nil {
 			g.close()
 			return nil, fmt.Errorf("target: sign record %d: %w", i, err)
 		}

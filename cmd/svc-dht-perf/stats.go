@@ -101,6 +101,15 @@ type recorder struct {
 	hops     [64]atomic.Uint64
 	replicas atomic.Uint64
 	provides atomic.Uint64 // PROVIDEs that reported replicas
+
+	lookupRPCs atomic.Uint64 // RPCs sent by the successful FIND_VALUE/FIND_NODE lookups themselves
+	lookups    atomic.Uint64 // those lookups
+}
+
+// lookedUp counts the RPCs one successful FIND_VALUE or FIND_NODE sent.
+func (r *recorder) lookedUp(rpcs int) {
+	r.lookupRPCs.Add(uint64(rpcs))
+	r.lookups.Add(1)
 }
 
 func newRecorder() *recorder {

@@ -203,11 +203,13 @@ func runSwarm(ctx context.Context, o *options, res *perfresult.Result, stderr io
 			var fr api.ProvidersResult
 			if fr, err = n.FindProviders(octx, key); err == nil {
 				hops = fr.Hops
+				rec.lookedUp(fr.RPCs)
 			}
 		case kFindNode:
 			var fr api.ClosestResult
 			if fr, err = n.FindClosest(octx, randomID(r)); err == nil {
 				hops = fr.Hops
+				rec.lookedUp(fr.RPCs)
 			}
 		default:
 			key := randomID(r ^ 0x9909)
@@ -247,8 +249,13 @@ func runSwarm(ctx context.Context, o *options, res *perfresult.Result, stderr io
 		res.CPU.USPerRPC = float64(cpu.Microseconds()) / float64(rpcs)
 		res.AllocsPerRPC = perfresult.Ptr(float64(ms1.Mallocs-ms0.Mallocs) / float64(rpcs))
 	}
+	if l := rec.lookups.Load(); l > 0 {
+		res.RPCsPerLookup = perfresult.Ptr(float64(rec.lookupRPCs.Load()) / float64(l))
+	}
 	if d := rec.done.Load(); d > 0 {
-		res.RPCsPerLookup = perfresult.Ptr(float64(c1["probes_sent"]-c0["probes_sent"]) / float64(d))
+		res.Notes = append(res.Notes, fmt.Sprintf("rpcs_per_lookup = RPCs the successful FIND_VALUE/FIND_NODE lookups sent themselves (hedges included), %d lookups; "+
+			"all probes the peers sent in the window per operation: %.1f (background bucket refreshes, silent-entry pings and PROVIDE stores included)",
+			rec.lookups.Load(), float64(c1["probes_sent"]-c0["probes_sent"])/float64(d)))
 	}
 	res.PeakRSSMiB = perfresult.Ptr(mib(maxRSS))
 	res.RSSPerPeerMiB = perfresult.Ptr(mib(maxRSS) / float64(len(sw.nodes)))
@@ -273,7 +280,6 @@ func runSwarm(ctx context.Context, o *options, res *perfresult.Result, stderr io
 			len(sw.nodes), o.profile, swarmHousekeeping, sw.netNote(o)),
 		fmt.Sprintf("latency counts from when an operation was due (open loop, %d workers); %d operations skipped with every worker busy", o.inflight, rec.skipped.Load()),
 		fmt.Sprintf("cpu, allocs and RSS are the whole harness process (all %d peers, both ends of every RPC, the generator); per RPC = per inbound RPC served (%d in the window)", len(sw.nodes), rpcs),
-		"rpcs_per_lookup = probes sent by all peers in the window (background bucket refreshes and PROVIDE stores included) / operations done",
 		"error budget: r429_503_ratio from the operations' codes; queue_drop_ratio from queue_dropped_total over the whole run; no ops plane (http_5xx_ratio 0); "+
 			tlsNote(sw.net == nil, tls1-tls0),
 		fmt.Sprintf("peers' probes in the window: %d sent, %d answered, %d failed, %d timed out; hedges %d spawned, %d cancelled",

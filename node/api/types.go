@@ -103,6 +103,9 @@ type ProvideResult struct {
 	// Hops is the length of the lookup's discovery chain (SPEC §5).
 	Hops    int    `json:"hops"`
 	Latency Millis `json:"latency_ms"`
+	// RPCs is the number of RPCs the operation sent: its lookup's, hedges
+	// included, and the stores.
+	RPCs int `json:"rpcs"`
 	// DualSigned reports whether the record carries an ML-DSA-87 signature
 	// besides the Ed25519 one.
 	DualSigned bool `json:"dual_signed"`
@@ -153,6 +156,8 @@ type ProvidersResult struct {
 	Providers []Provider `json:"providers"`
 	Hops      int        `json:"hops"`
 	Latency   Millis     `json:"latency_ms"`
+	// RPCs is the number of RPCs the lookup sent, hedges included.
+	RPCs int `json:"rpcs"`
 }
 
 // PeerInfo is one node as the API shows it.
@@ -172,6 +177,8 @@ type ClosestResult struct {
 	Peers   []PeerInfo `json:"peers"`
 	Hops    int        `json:"hops"`
 	Latency Millis     `json:"latency_ms"`
+	// RPCs is the number of RPCs the lookup sent, hedges included.
+	RPCs int `json:"rpcs"`
 }
 
 // PingResult answers POST /v1/ping.

@@ -129,7 +129,7 @@ func (n *Node) Provide(ctx context.Context, p api.ProvideParams) (api.ProvideRes
 		return api.ProvideResult{}, r.Err
 	}
 	return api.ProvideResult{
-		Key: api.ID(p.Key), Replicas: r.Replicas, Hops: r.Hops,
+		Key: api.ID(p.Key), Replicas: r.Replicas, Hops: r.Hops, RPCs: r.RPCs,
 		Latency: api.Millis(r.Latency()), DualSigned: len(rec.Sigs) > 1,
 	}, nil
 }
@@ -145,7 +145,7 @@ func (n *Node) FindProviders(ctx context.Context, key kbucket.ID) (api.Providers
 	if r.Err != nil {
 		return api.ProvidersResult{}, r.Err
 	}
-	out := api.ProvidersResult{Key: api.ID(key), Hops: r.Hops, Latency: api.Millis(r.Latency()),
+	out := api.ProvidersResult{Key: api.ID(key), Hops: r.Hops, RPCs: r.RPCs, Latency: api.Millis(r.Latency()),
 		Providers: make([]api.Provider, len(r.Providers))}
 	for i := range r.Providers {
 		out.Providers[i] = api.ProviderFromRecord(&r.Providers[i])
@@ -164,7 +164,7 @@ func (n *Node) FindClosest(ctx context.Context, target kbucket.ID) (api.ClosestR
 	if r.Err != nil {
 		return api.ClosestResult{}, r.Err
 	}
-	out := api.ClosestResult{Target: api.ID(target), Hops: r.Hops, Latency: api.Millis(r.Latency()),
+	out := api.ClosestResult{Target: api.ID(target), Hops: r.Hops, RPCs: r.RPCs, Latency: api.Millis(r.Latency()),
 		Peers: make([]api.PeerInfo, len(r.Closest))}
 	for i, p := range r.Closest {
 		out.Peers[i] = api.PeerInfo{ID: api.ID(p.ID), Addrs: p.Addrs, LastSeen: p.LastSeen / int64(time.Second)}

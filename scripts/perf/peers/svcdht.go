@@ -168,7 +168,7 @@ func svcSwarmMethod(s *svcResult, net string) string {
 	}
 	return fmt.Sprintf("svc-dht-perf swarm: %d node runtimes (%s profile, one event loop each) in one process%s; %s; no settle wait; "+
 		"FIND_NODE lookups (FindClosest, k %d, alpha %d) from random nodes, open loop at %d/s (in effect one at a time); "+
-		"RPCs/lookup = probes sent by all nodes in the window / lookups (background refreshes included); RSS/node = process peak RSS / nodes; closest found not measured",
+		"RPCs/lookup = RPCs each lookup sent itself (hedges included; background refreshes not counted); RSS/node = process peak RSS / nodes; closest found not measured",
 		s.Params.Peers, s.Params.Profile, links, ready, s.Params.K, s.Params.Alpha, s.Params.RPS)
 }
 

@@ -37,9 +37,11 @@ EDGE_FILL=${EDGE_FILL:-200}
 COLD_STARTS=${COLD_STARTS:-20}
 
 echo "svc-dht perf suite: results in $out"
-go build -o "$out/svc-dht-perf" ./cmd/svc-dht-perf
-go build -o "$out/perf-compare" ./cmd/perf-compare
-CGO_ENABLED=0 go build -trimpath -o "$out/svc-dht" ./cmd/svc-dht
+# -buildvcs=auto (over a GOFLAGS=-buildvcs=false, which some machines set)
+# stamps the revision, so each result's "git" names what was measured.
+go build -buildvcs=auto -o "$out/svc-dht-perf" ./cmd/svc-dht-perf
+go build -buildvcs=auto -o "$out/perf-compare" ./cmd/perf-compare
+CGO_ENABLED=0 go build -buildvcs=auto -trimpath -o "$out/svc-dht" ./cmd/svc-dht
 perf="$out/svc-dht-perf"
 status=0
 

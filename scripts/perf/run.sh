@@ -96,6 +96,13 @@ for name in intra inter edge cold; do
 		echo "$name: no result to compare (the run failed)"
 		continue
 	fi
-	"$out/perf-compare" --baseline "$base" --actual "$out/$name.json" || status=1
+	# The swarms' tails are CPU queueing among 2,000 runtimes on the
+	# machine's cores (p95 moved 2-9x between consecutive runs, see
+	# scripts/perf/baselines/README.md): their gate only catches gross
+	# latency regressions (10x) and CPU up 30%; throughput, allocations,
+	# hops and bootstrap keep the default limits.
+	loose=
+	case $name in intra | inter) loose="--fail-p95 900 --fail-cpu 30" ;; esac
+	"$out/perf-compare" --baseline "$base" --actual "$out/$name.json" $loose || status=1
 done
 exit $status

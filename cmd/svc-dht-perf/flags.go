@@ -55,6 +55,7 @@ type options struct {
 	records  int
 	opTO     time.Duration
 	readyTO  time.Duration
+	settle   time.Duration // swarm mode: wait after ready before measuring
 	profile  string
 	logLevel string
 	srvPID   int
@@ -126,6 +127,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.records, "records", 1024, "target mode: pre-signed provider records to cycle through")
 	fs.DurationVar(&o.opTO, "op-timeout", 10*time.Second, "timeout of one operation")
 	fs.DurationVar(&o.readyTO, "ready-timeout", 2*time.Minute, "swarm mode: how long to wait for every peer to be ready")
+	fs.DurationVar(&o.settle, "settle", 0, "swarm mode: how long to let the swarm run idle after every peer is ready, before the measured phase (the joins' bucket refreshes settle)")
 	fs.StringVar(&o.profile, "profile", "micronode", "swarm mode: node profile, micronode or macronode")
 	fs.StringVar(&o.logLevel, "log-level", "error", "swarm mode: level of the nodes' logs on stderr")
 	fs.IntVar(&o.srvPID, "server-pid", 0, "target mode: PID of the daemon, for its CPU per RPC and RSS (/proc/PID)")
@@ -193,6 +195,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("--lookups %d: must not be negative", o.lookups)
 	case o.inflight < 0 || o.clients < 1 || o.records < 1:
 		return nil, fmt.Errorf("--inflight %d, --clients %d, --records %d: want inflight >= 0, clients and records >= 1", o.inflight, o.clients, o.records)
+	case o.settle < 0:
+		return nil, fmt.Errorf("--settle %v: must not be negative", o.settle)
 	case o.opTO <= 0 || o.readyTO <= 0:
 		return nil, errors.New("--op-timeout and --ready-timeout must be positive")
 	case o.oracle != "auto" && o.oracle != "on" && o.oracle != "off":

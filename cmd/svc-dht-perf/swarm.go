@@ -161,6 +161,17 @@ func runSwarm(ctx context.Context, o *options, res *perfresult.Result, stderr io
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if o.settle > 0 {
+		cpuS0, _ := selfUsage()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(o.settle):
+		}
+		cpuS1, _ := selfUsage()
+		res.Notes = append(res.Notes, fmt.Sprintf("settled %v after every peer was ready before measuring (--settle); the process used %.0f%% of a core meanwhile",
+			o.settle, 100*(cpuS1-cpuS0).Seconds()/o.settle.Seconds()))
+	}
 
 	c0, err := sw.counters(ctx)
 	if err != nil {

@@ -208,8 +208,9 @@ for n in $NODES; do
 		if [ "$impl" = svc-dht ]; then
 			# FIND_NODE lookups paced at 25/s for LOOKUPS/25 s: LOOKUPS of them,
 			# in effect one at a time; each node on its own QUIC socket on
-			# loopback (mutual TLS), like the other swarms' real sockets.
-			"$out/svc-dht-perf" --net quic --peers "$n" --rtt 0s --jitter 0s --loss 0% --mix 0/100/0 \
+			# loopback (mutual TLS), like the other swarms' real sockets; 30 s
+			# of settle after ready (libp2p's rows get up to 60 s of it).
+			"$out/svc-dht-perf" --net quic --settle 30s --peers "$n" --rtt 0s --jitter 0s --loss 0% --mix 0/100/0 \
 				--rps 25 --duration "$((LOOKUPS * 40))ms" --seed 1 --progress=false \
 				--json "$out/swarm-svc-dht-$n.json"
 			echo "svc-dht, swarm of $n nodes: load average at the end $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/svc-dht-notes.txt"

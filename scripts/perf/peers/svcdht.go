@@ -166,10 +166,14 @@ func svcSwarmMethod(s *svcResult, net string) string {
 	if net == "quic" {
 		links = ", each node on its own QUIC socket on loopback, mutual TLS (the runtime's own transport; no injected RTT, jitter or loss)"
 	}
-	return fmt.Sprintf("svc-dht-perf swarm: %d node runtimes (%s profile, one event loop each) in one process%s; %s; no settle wait; "+
+	settle := "no settle wait"
+	if v := flagValue(strings.Fields(s.Command), "settle", ""); v != "" {
+		settle = "then " + v + " of settle (--settle)"
+	}
+	return fmt.Sprintf("svc-dht-perf swarm: %d node runtimes (%s profile, one event loop each) in one process%s; %s; %s; "+
 		"FIND_NODE lookups (FindClosest, k %d, alpha %d) from random nodes, open loop at %d/s (in effect one at a time); "+
 		"RPCs/lookup = RPCs each lookup sent itself (hedges included; background refreshes not counted); RSS/node = process peak RSS / nodes; closest found not measured",
-		s.Params.Peers, s.Params.Profile, links, ready, s.Params.K, s.Params.Alpha, s.Params.RPS)
+		s.Params.Peers, s.Params.Profile, links, ready, settle, s.Params.K, s.Params.Alpha, s.Params.RPS)
 }
 
 func deref(p *float64) float64 {

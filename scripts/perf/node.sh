@@ -38,8 +38,8 @@ OPS=${OPS:-127.0.0.1:9108}
 tags=
 [ "$PROFILE" = macronode ] && tags="-tags macronode"
 echo "svc-dht node load: results in $out"
-go build $tags -o "$out/svc-dht" ./cmd/svc-dht
-go build -o "$out/svc-dht-perf" ./cmd/svc-dht-perf
+go build -buildvcs=auto $tags -o "$out/svc-dht" ./cmd/svc-dht
+go build -buildvcs=auto -o "$out/svc-dht-perf" ./cmd/svc-dht-perf
 secs=${DURATION%s}
 status=0
 

@@ -108,7 +108,7 @@ func startOnce(ctx context.Context, path, profile string, extra []string, timeou
 	cs := coldStart{dial: t1.Sub(t0), firstDial: firstDialLogged(logs)}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		cs.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-		cs.faults = ru.Minflt + ru.Majflt
+		cs.faults = int64(ru.Minflt) + int64(ru.Majflt) // int32 on 32-bit targets
 	}
 	switch {
 	case rerr == nil && !isQUICInitial(buf[:n]):

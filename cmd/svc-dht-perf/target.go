@@ -20,6 +20,15 @@ import (
 	"github.com/svc-dht/svc-dht/wire"
 )
 
+// seededIdentity is the Ed25519-only identity drawn from seed and n: the
+// generator's client and publisher identities are the same from run to run.
+func seededIdentity(seed, n uint64) (*identity.Identity, error) {
+	var ent [32]byte
+	binary.LittleEndian.PutUint64(ent[:], seed)
+	binary.LittleEndian.PutUint64(ent[8:], n)
+	return identity.Generate(rand.NewChaCha8(ent), false)
+}
+
 // recordsPerPublisher is the most pre-signed records one publisher signs.
 const recordsPerPublisher = 64
 
@@ -75,10 +84,7 @@ func newLoadgen(o *options) (*loadgen, error) {
 		listen = "[::]:0"
 	}
 	for i := range o.clients {
-		var ent [32]byte
-		binary.LittleEndian.PutUint64(ent[:], o.seed)
-		binary.LittleEndian.PutUint64(ent[8:], uint64(i)|1<<40)
-		id, err := identity.Generate(rand.NewChaCha8(ent), false)
+		id, err := seededIdentity(o.seed, uint64(i)|1<<40)
 		if err != nil {
 			g.close()
 			return nil, fmt.Errorf("target: client %d: %w", i, err)
@@ -102,10 +108,7 @@ func newLoadgen(o *options) (*loadgen, error) {
 		pubs = append(pubs, c.id)
 	}
 	for p := len(pubs); p < cap(pubs); p++ {
-		var ent [32]byte
-		binary.LittleEndian.PutUint64(ent[:], o.seed)
-		binary.LittleEndian.PutUint64(ent[8:], uint64(p)|2<<40)
-		id, err := identity.Generate(rand.NewChaCha8(ent), false)
+		id, err := seededIdentity(o.seed, uint64(p)|2<<40)
 		if err != nil {
 			g.close()
 			return nil, fmt.Errorf("target: publisher %d: %w", p, err)

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/quic-go/quic-go"
-	"github.com/svc-dht/svc-dht/wire"
 )
 
 // The bare quic-go benchmarks are the floor the transport stands on: the
@@ -97,12 +96,7 @@ func bareRoundTrip(ctx context.Context, qc *quic.Conn, req, buf []byte) ([]byte,
 // benchBare drives the bare server from par goroutines per GOMAXPROCS
 // (0: one caller, strictly sequential).
 func benchBare(b *testing.B, par int) {
-	env := wire.NewRequest(wire.OpPing, 1, testTS)
-	respEnv := wire.NewResponse(&env, wire.CodeOK, testTS)
-	respFrame, err := wire.AppendFrame(nil, &respEnv, &wire.PingResponse{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	respFrame := pingResponseFrame(b)
 	qc := bareDial(b, bareServer(b, respFrame))
 	req := pingFrame(b, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)

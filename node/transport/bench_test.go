@@ -20,20 +20,31 @@ func cpuTime(b *testing.B) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// pingResponseFrame is the OK response frame to pingFrame(b, 1).
+func pingResponseFrame(b *testing.B) []byte {
+	env := wire.NewRequest(wire.OpPing, 1, testTS)
+	respEnv := wire.NewResponse(&env, wire.CodeOK, testTS)
+	f, err := wire.AppendFrame(nil, &respEnv, &wire.PingResponse{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return f
+}
+
+// fixedAnswer is a handler that answers every request with resp.
+func fixedAnswer(resp []byte) Handler {
+	return func(_ context.Context, _ PeerInfo, _, dst []byte) ([]byte, error) {
+		return append(dst, resp...), nil
+	}
+}
+
 // BenchmarkCall measures one PING round trip on a pooled connection over
 // loopback: caller and callee run in this process, so cpu-ns/op is the CPU
 // of both ends together. The handler appends a fixed response frame, so
 // the figures are the transport's own cost.
 func BenchmarkCall(b *testing.B) {
-	env := wire.NewRequest(wire.OpPing, 1, testTS)
-	respEnv := wire.NewResponse(&env, wire.CodeOK, testTS)
-	respFrame, err := wire.AppendFrame(nil, &respEnv, &wire.PingResponse{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	fixed := func(_ context.Context, _ PeerInfo, _, dst []byte) ([]byte, error) {
-		return append(dst, respFrame...), nil
-	}
+	respFrame := pingResponseFrame(b)
+	fixed := fixedAnswer(respFrame)
 	a := newNode(b, 1, fixed, nil)
 	srv := newNode(b, 2, fixed, nil)
 	req := pingFrame(b, 1)
@@ -64,15 +75,8 @@ func BenchmarkCall(b *testing.B) {
 // sharing the pooled connection, so that QUIC packs several streams into a
 // packet and the per-packet costs spread over several RPCs.
 func BenchmarkCallParallel(b *testing.B) {
-	env := wire.NewRequest(wire.OpPing, 1, testTS)
-	respEnv := wire.NewResponse(&env, wire.CodeOK, testTS)
-	respFrame, err := wire.AppendFrame(nil, &respEnv, &wire.PingResponse{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	fixed := func(_ context.Context, _ PeerInfo, _, dst []byte) ([]byte, error) {
-		return append(dst, respFrame...), nil
-	}
+	respFrame := pingResponseFrame(b)
+	fixed := fixedAnswer(respFrame)
 	a := newNode(b, 1, fixed, nil)
 	srv := newNode(b, 2, fixed, func(c *Config) { c.MaxStreamsPerConn = 1000 })
 	req := pingFrame(b, 1)

@@ -19,6 +19,8 @@
 # and running as root, otherwise the script says so and stops.
 set -eu
 
+. "$(dirname "$0")/lib.sh"
+
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 out=${1:-$(mktemp -d /tmp/svc-dht-flame.XXXXXX)}
@@ -49,13 +51,7 @@ go build -o "$out/svc-dht-perf" ./cmd/svc-dht-perf
 daemon=$!
 trap 'kill "$daemon" 2> /dev/null || true' EXIT
 ready=0
-for _ in $(seq 1 100); do
-	if curl -sf "http://$OPS/readyz" > /dev/null 2>&1; then
-		ready=1
-		break
-	fi
-	sleep 0.1
-done
+wait_readyz "$OPS" && ready=1
 if [ "$ready" != 1 ]; then
 	echo "the daemon did not answer /readyz on $OPS within 10 s (log: $out/daemon.log)" >&2
 	exit 1

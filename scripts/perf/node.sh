@@ -22,6 +22,8 @@
 # than Busy/QuotaExceeded; 1 otherwise.
 set -eu
 
+. "$(dirname "$0")/lib.sh"
+
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 out=${1:-$(mktemp -d /tmp/svc-dht-node.XXXXXX)}
@@ -58,13 +60,7 @@ phase() {
 	fi
 	daemon=$!
 	ready=0
-	for _ in $(seq 1 100); do
-		if curl -sf "http://$OPS/readyz" > /dev/null 2>&1; then
-			ready=1
-			break
-		fi
-		sleep 0.1
-	done
+	wait_readyz "$OPS" && ready=1
 	if [ "$ready" = 0 ]; then
 		echo "$name: the daemon did not answer /readyz on $OPS within 10 s (log: $out/$name-daemon.log)" >&2
 		kill "$daemon" 2> /dev/null || true

@@ -20,6 +20,8 @@
 # reported a regression.
 set -eu
 
+. "$(dirname "$0")/lib.sh"
+
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 out=${1:-$(mktemp -d /tmp/svc-dht-perf.XXXXXX)}
@@ -64,13 +66,7 @@ echo "== edge: micronode daemon at $EDGE_RPS RPC/s"
 	--log.level warn 2> "$out/edge-daemon.log" &
 daemon=$!
 ready=0
-for _ in $(seq 1 100); do
-	if curl -sf "http://$EDGE_OPS/readyz" > /dev/null 2>&1; then
-		ready=1
-		break
-	fi
-	sleep 0.1
-done
+wait_readyz "$EDGE_OPS" && ready=1
 if [ "$ready" = 1 ]; then
 	"$perf" --target "quic://127.0.0.1:$EDGE_PORT" --rps "$EDGE_RPS" --mix 60/35/5 --seed "$SEED" \
 		--duration "$DURATION" --fill "$EDGE_FILL" --server-pid "$daemon" \

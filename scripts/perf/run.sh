@@ -13,7 +13,7 @@
 # usage: scripts/perf/run.sh [OUTDIR]        (default: a fresh directory under /tmp)
 #
 # Environment (the defaults are the workloads of the committed baselines,
-# scripts/perf/baselines/README.md; the whole suite takes about 5 minutes):
+# scripts/perf/baselines/README.md; the whole suite takes about 3 minutes here):
 #   DURATION=30s  PEERS=2000  RPS=100  VLOOKUPS=20000  EDGE_RPS=500  SEED=1
 #   EDGE_PORT=4433  EDGE_OPS=127.0.0.1:9108  EDGE_FILL=200  COLD_STARTS=20
 # Exit status: 0 all ran and passed their gates, 1 a run failed or a gate

@@ -344,7 +344,11 @@ func TestSwarmRunQUIC(t *testing.T) {
 	}
 }
 
-func TestTargetRun(t *testing.T) {
+// loneTarget starts a micronode runtime on loopback that is the first node
+// of its own network, for the target mode to load; seed varies its
+// randomness. It is shut down when the test ends.
+func loneTarget(t *testing.T, seed uint64) *runtime.Node {
+	t.Helper()
 	cfg, err := config.Defaults(config.Micronode)
 	if err != nil {
 		t.Fatal(err)
@@ -352,14 +356,19 @@ func TestTargetRun(t *testing.T) {
 	cfg.ListenAddr, cfg.EventLoops = "127.0.0.1:0", 1
 	cfg.Bootstrap.UseDefaultSeeds, cfg.Bootstrap.Seeds, cfg.Bootstrap.Required = false, nil, 0
 	n, err := runtime.New(cfg, runtime.Options{DisableOps: true, Logger: slog.New(slog.DiscardHandler),
-		Rand: rand.New(rand.NewPCG(1, 1)), Entropy: rand.NewChaCha8([32]byte{9})})
+		Rand: rand.New(rand.NewPCG(seed, seed)), Entropy: rand.NewChaCha8([32]byte{byte(seed)})})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := n.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = n.Shutdown(context.Background()) }()
+	t.Cleanup(func() { _ = n.Shutdown(context.Background()) })
+	return n
+}
+
+func TestTargetRun(t *testing.T) {
+	n := loneTarget(t, 1)
 	target := n.ID().String() + "@" + n.Addrs()[0]
 	res := runHarness(t, "--target", target, "--rps", "50", "--duration", "1s", "--clients", "2", "--records", "16",
 		"--server-pid", strconv.Itoa(os.Getpid()), "--progress=false")

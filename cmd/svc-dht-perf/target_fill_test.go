@@ -2,15 +2,12 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"math/rand/v2"
 	"strings"
 	"testing"
 
 	"github.com/svc-dht/svc-dht/cmd/internal/perfresult"
 	"github.com/svc-dht/svc-dht/kbucket"
-	"github.com/svc-dht/svc-dht/node/config"
-	"github.com/svc-dht/svc-dht/node/runtime"
 )
 
 func TestFillIdentities(t *testing.T) {
@@ -66,21 +63,7 @@ func TestFillIdentities(t *testing.T) {
 }
 
 func TestTargetRunFill(t *testing.T) {
-	cfg, err := config.Defaults(config.Micronode)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.ListenAddr, cfg.EventLoops = "127.0.0.1:0", 1
-	cfg.Bootstrap.UseDefaultSeeds, cfg.Bootstrap.Seeds, cfg.Bootstrap.Required = false, nil, 0
-	n, err := runtime.New(cfg, runtime.Options{DisableOps: true, Logger: slog.New(slog.DiscardHandler),
-		Rand: rand.New(rand.NewPCG(2, 2)), Entropy: rand.NewChaCha8([32]byte{8})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = n.Shutdown(context.Background()) }()
+	n := loneTarget(t, 2)
 	// Not pinned: the harness learns the target's ID from a PING.
 	res := runHarness(t, "--target", n.Addrs()[0], "--rps", "20", "--duration", "1s", "--fill", "30",
 		"--records", "8", "--progress=false")

@@ -8,9 +8,7 @@ import (
 	"time"
 
 	"github.com/svc-dht/svc-dht/kbucket"
-	"github.com/svc-dht/svc-dht/node/identity"
 	"github.com/svc-dht/svc-dht/node/memnet"
-	"github.com/svc-dht/svc-dht/node/transport"
 )
 
 // BenchmarkMemnetLookup is one FIND_NODE lookup of a random key through a
@@ -42,13 +40,7 @@ func benchMemnetLookup(b *testing.B, mc memnet.Config, goFn func(func())) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	mk := func(id *identity.Identity, h transport.Handler) (Transport, error) {
-		e, err := net.Listen(id, h)
-		if err != nil {
-			return nil, err
-		}
-		return e, nil
-	}
+	mk := onMemnet(net)
 	const size = 64
 	nodes := make([]*Node, size)
 	for i := range nodes {

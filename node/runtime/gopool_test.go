@@ -66,13 +66,7 @@ func TestOptionsGo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mk := func(id *identity.Identity, h transport.Handler) (Transport, error) {
-		e, err := net.Listen(id, h)
-		if err != nil {
-			return nil, err
-		}
-		return e, nil
-	}
+	mk := onMemnet(net)
 	pool := NewGoPool(8)
 	defer pool.Close() // runs after the explicit shutdowns below
 	var probes atomic.Int64
@@ -120,13 +114,7 @@ func TestBootstrappedLongHousekeeping(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mk := func(id *identity.Identity, h transport.Handler) (Transport, error) {
-		e, err := net.Listen(id, h)
-		if err != nil {
-			return nil, err
-		}
-		return e, nil
-	}
+	mk := onMemnet(net)
 	nodes := make([]*Node, 4)
 	for i := range nodes {
 		var seedList []string
@@ -197,13 +185,7 @@ func TestBootstrapRetry(t *testing.T) {
 	cfg.EventLoops = 1
 	opts := testOptions(7, nil)
 	opts.DisableOps, opts.HousekeepingInterval = true, time.Hour
-	opts.NewTransport = func(id *identity.Identity, h transport.Handler) (Transport, error) {
-		e, err := net.Listen(id, h)
-		if err != nil {
-			return nil, err
-		}
-		return e, nil
-	}
+	opts.NewTransport = onMemnet(net)
 	n := startNode(t, cfg, opts)
 	// The lookup's own tries of the seed come in a burst; the retried
 	// bootstrap comes bootRetryFirst later (seen from the seed's side:

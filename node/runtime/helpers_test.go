@@ -14,6 +14,7 @@ import (
 
 	"github.com/svc-dht/svc-dht/node/config"
 	"github.com/svc-dht/svc-dht/node/identity"
+	"github.com/svc-dht/svc-dht/node/memnet"
 	"github.com/svc-dht/svc-dht/node/transport"
 )
 
@@ -128,4 +129,16 @@ func newClient(t testing.TB, seed byte) *transport.Transport {
 	}
 	t.Cleanup(func() { _ = tr.Close() })
 	return tr
+}
+
+// onMemnet is an Options.NewTransport that attaches each node to net (a
+// failed Listen must come back as a nil Transport, not a nil *Endpoint).
+func onMemnet(net *memnet.Network) func(*identity.Identity, transport.Handler) (Transport, error) {
+	return func(id *identity.Identity, h transport.Handler) (Transport, error) {
+		e, err := net.Listen(id, h)
+		if err != nil {
+			return nil, err
+		}
+		return e, nil
+	}
 }
